@@ -1,0 +1,81 @@
+# 政务智能助手 — one command to set up, one to run, one to test.
+# Every step is a file target, so re-running `make setup` skips what is up to date.
+
+PYTHON_SYS ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+PIP        := $(VENV)/bin/pip
+RASA       := $(VENV)/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+KB_DATA     := $(shell find knowledge_base/data -type f 2>/dev/null)
+KB_CODE     := $(shell find knowledge_base -name '*.py' -not -path '*/embedder/*' 2>/dev/null)
+RASA_INPUTS := config.yml domain.yml $(shell find training_data -type f 2>/dev/null) \
+               $(shell find knowledge_base/data/dict -type f 2>/dev/null)
+
+.PHONY: setup venv browser embedder index train run test test-fast validate eval bench lint format clean
+
+setup: venv browser embedder index train  ## everything a fresh machine needs
+	@echo "setup: done. Start the assistant with: make run"
+
+venv: $(VENV)/.ready
+$(VENV)/.ready: requirements/lock.txt scripts/check_env.py
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check pip==24.2
+	$(PIP) install --quiet --disable-pip-version-check --ignore-requires-python --no-deps -r requirements/lock.txt
+	$(PY) scripts/check_env.py
+	touch $@
+
+browser:  ## Debian's chromium for the chat-page test (skipped when present)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "setup: installing Debian's chromium (needs root)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+embedder: build/embedder/manifest.json
+build/embedder/manifest.json: $(VENV)/.ready
+	$(PY) -m knowledge_base build-embedder --out build/embedder
+	$(PY) -m knowledge_base check-embedder --model build/embedder
+
+index: build/index/manifest.json
+build/index/manifest.json: build/embedder/manifest.json $(KB_DATA) $(KB_CODE)
+	$(PY) -m knowledge_base build
+
+train: models/.trained
+models/.trained: $(VENV)/.ready $(RASA_INPUTS)
+	$(RASA) train --quiet --fixed-model-name assistant --out models
+	touch $@
+
+run: $(VENV)/.ready  ## start every process; Ctrl-C stops them all
+	$(PY) -m bot run
+
+validate: $(VENV)/.ready
+	$(RASA) data validate --fail-on-warnings
+
+test: $(VENV)/.ready validate  ## pytest (starts the services it needs) + rasa data validate
+	$(PY) -m pytest
+
+test-fast: $(VENV)/.ready
+	$(PY) -m pytest -m "not slow"
+
+eval: $(VENV)/.ready  ## retrieval numbers on the shared Beijing sets
+	$(PY) -m knowledge_base eval \
+	  --corpus ../shared/data/msgabench_beijing_gov_qa/gov_faq.jsonl \
+	  --queries ../shared/eval/beijing_faq_dev.jsonl \
+	  --queries ../shared/eval/beijing_unanswerable_dev.jsonl
+
+bench: $(VENV)/.ready
+	$(PY) -m benchmarks
+
+lint: $(VENV)/.ready
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.ready
+	$(VENV)/bin/ruff format .
+
+clean:  ## remove what setup builds except the venv
+	rm -rf build models var

@@ -1,0 +1,1 @@
+"""Shared by every process: settings, logging, privacy helpers and the launcher."""

@@ -1,0 +1,189 @@
+"""The processes of one assistant and how to start them together.
+
+`make run` starts them under honcho (output multiplexed, Ctrl-C stops all);
+the test suite starts the same specs itself on free ports (``tests/stack.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "assistant.tar.gz"
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One process: its command line, its extra environment and its health URL."""
+
+    name: str
+    argv: tuple[str, ...]
+    health_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+class MissingArtifact(RuntimeError):
+    """Something `make setup` builds is not there."""
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.models_dir / MODEL_NAME
+
+
+def check_artifacts(settings: Settings) -> None:
+    """Stop start-up early, naming the command that builds what is missing.
+
+    Raises:
+        MissingArtifact: the embedder, the index or the Rasa model is missing.
+    """
+    needed = [
+        (settings.embedder_dir / "manifest.json", "make embedder"),
+        (settings.index_dir / "manifest.json", "make index"),
+        (model_path(settings), "make train"),
+    ]
+    for path, command in needed:
+        if not path.exists():
+            raise MissingArtifact(
+                f"{path} is missing: build it with `{command}` (or `make setup`)"
+            )
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    """Environment every child process shares, so they find each other."""
+    return {
+        "ZW_HOST": settings.host,
+        "ZW_KB_URL": settings.kb_url,
+        "ZW_BACKEND_URL": settings.backend_url,
+        "ZW_BACKEND_TOKEN": settings.backend_token,
+        "ZW_BUILD_DIR": str(settings.build_dir),
+        "ZW_VAR_DIR": str(settings.var_dir),
+        "ZW_MODELS_DIR": str(settings.models_dir),
+        "ZW_ACTION_URL": f"http://{settings.host}:{settings.action_port}/webhook",
+        "ZW_TRACKER_DB": str(settings.var_dir / "tracker.db"),
+        "ZW_LOG_LEVEL": settings.log_level,
+        # Rasa 3.6's action server reads its bind address from here.
+        "SANIC_HOST": settings.host,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
+
+
+def process_specs(settings: Settings) -> list[ProcessSpec]:
+    """The four processes, in the order they should start."""
+    python = sys.executable
+    host = settings.host
+    bindir = Path(python).parent
+    return [
+        ProcessSpec(
+            name="kb",
+            argv=(python, "-m", "knowledge_base", "serve", "--host", host,
+                  "--port", str(settings.kb_port)),
+            health_url=f"{settings.kb_url}/health",
+        ),
+        ProcessSpec(
+            name="backend",
+            argv=(python, "-m", "backend", "serve", "--host", host,
+                  "--port", str(settings.backend_port)),
+            health_url=f"{settings.backend_url}/health",
+        ),
+        ProcessSpec(
+            name="actions",
+            argv=(python, "-m", "rasa_sdk", "--actions", "actions",
+                  "--port", str(settings.action_port)),
+            health_url=f"http://{host}:{settings.action_port}/health",
+        ),
+        ProcessSpec(
+            name="rasa",
+            argv=(str(bindir / "rasa"), "run", "--interface", host,
+                  "--port", str(settings.rasa_port),
+                  "--model", str(model_path(settings)),
+                  "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+                  "--endpoints", str(PROJECT_ROOT / "endpoints.yml")),
+            health_url=f"http://{host}:{settings.rasa_port}/webhooks/web/health",
+        ),
+    ]
+
+
+def chat_page_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.rasa_port}/webhooks/web/"
+
+
+def is_healthy(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_healthy(specs: list[ProcessSpec], timeout: float) -> list[str]:
+    """Poll every spec's health URL until all answer; return those that never did."""
+    deadline = time.monotonic() + timeout
+    pending = {spec.name: spec.health_url for spec in specs}
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            if is_healthy(url):
+                del pending[name]
+        if pending:
+            time.sleep(1.0)
+    return sorted(pending)
+
+
+def _announce_when_ready(settings: Settings, specs: list[ProcessSpec]) -> None:
+    started = time.monotonic()
+    missing = wait_healthy(specs, timeout=600)
+    if missing:
+        print(f"launcher: not healthy after 600 s: {', '.join(missing)}", flush=True)
+        return
+    elapsed = time.monotonic() - started
+    print(
+        f"\n  政务智能助手 is ready after {elapsed:.0f} s.\n"
+        f"  Chat page: {chat_page_url(settings)}\n"
+        f"  REST:      POST http://{settings.host}:{settings.rasa_port}"
+        "/webhooks/rest/webhook\n  Ctrl-C stops everything.\n",
+        flush=True,
+    )
+
+
+def run_foreground(settings: Settings) -> int:
+    """Start every process under honcho and block until Ctrl-C or a crash."""
+    from honcho.manager import Manager
+
+    check_artifacts(settings)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **process_env(settings)}
+    specs = process_specs(settings)
+    manager = Manager()
+    for spec in specs:
+        manager.add_process(spec.name, spec.command, env={**env, **spec.env},
+                            cwd=str(PROJECT_ROOT))
+    print(
+        f"launcher: starting {len(specs)} processes; the Rasa server takes about"
+        f" 90 s to load its model.\n  Chat page (when ready): {chat_page_url(settings)}",
+        flush=True,
+    )
+    threading.Thread(
+        target=_announce_when_ready, args=(settings, specs), daemon=True
+    ).start()
+    manager.loop()
+    return manager.returncode or 0

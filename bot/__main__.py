@@ -1,4 +1,4 @@
-"""``python -m bot run`` starts the assistant; ``python -m bot check`` checks artifacts."""
+"""`python -m bot run` starts the assistant; `python -m bot check` checks artifacts."""
 
 from __future__ import annotations
 

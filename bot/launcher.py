@@ -77,8 +77,6 @@ def process_env(settings: Settings) -> dict[str, str]:
         "ZW_ACTION_URL": f"http://{settings.host}:{settings.action_port}/webhook",
         "ZW_TRACKER_DB": str(settings.var_dir / "tracker.db"),
         "ZW_LOG_LEVEL": settings.log_level,
-        # Rasa 3.6's action server reads its bind address from here.
-        "SANIC_HOST": settings.host,
         "RASA_TELEMETRY_ENABLED": "false",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -95,29 +93,63 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
     return [
         ProcessSpec(
             name="kb",
-            argv=(python, "-m", "knowledge_base", "serve", "--host", host,
-                  "--port", str(settings.kb_port)),
+            argv=(
+                python,
+                "-m",
+                "knowledge_base",
+                "serve",
+                "--host",
+                host,
+                "--port",
+                str(settings.kb_port),
+            ),
             health_url=f"{settings.kb_url}/health",
         ),
         ProcessSpec(
             name="backend",
-            argv=(python, "-m", "backend", "serve", "--host", host,
-                  "--port", str(settings.backend_port)),
+            argv=(
+                python,
+                "-m",
+                "backend",
+                "serve",
+                "--host",
+                host,
+                "--port",
+                str(settings.backend_port),
+            ),
             health_url=f"{settings.backend_url}/health",
         ),
         ProcessSpec(
             name="actions",
-            argv=(python, "-m", "rasa_sdk", "--actions", "actions",
-                  "--port", str(settings.action_port)),
+            argv=(
+                python,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.action_port),
+            ),
             health_url=f"http://{host}:{settings.action_port}/health",
+            # rasa-sdk 3.6 has no --interface flag; it binds SANIC_HOST.
+            env={"SANIC_HOST": host},
         ),
         ProcessSpec(
             name="rasa",
-            argv=(str(bindir / "rasa"), "run", "--interface", host,
-                  "--port", str(settings.rasa_port),
-                  "--model", str(model_path(settings)),
-                  "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-                  "--endpoints", str(PROJECT_ROOT / "endpoints.yml")),
+            argv=(
+                str(bindir / "rasa"),
+                "run",
+                "--interface",
+                host,
+                "--port",
+                str(settings.rasa_port),
+                "--model",
+                str(model_path(settings)),
+                "--credentials",
+                str(PROJECT_ROOT / "credentials.yml"),
+                "--endpoints",
+                str(PROJECT_ROOT / "endpoints.yml"),
+            ),
             health_url=f"http://{host}:{settings.rasa_port}/webhooks/web/health",
         ),
     ]
@@ -175,11 +207,13 @@ def run_foreground(settings: Settings) -> int:
     specs = process_specs(settings)
     manager = Manager()
     for spec in specs:
-        manager.add_process(spec.name, spec.command, env={**env, **spec.env},
-                            cwd=str(PROJECT_ROOT))
+        manager.add_process(
+            spec.name, spec.command, env={**env, **spec.env}, cwd=str(PROJECT_ROOT)
+        )
     print(
         f"launcher: starting {len(specs)} processes; the Rasa server takes about"
-        f" 90 s to load its model.\n  Chat page (when ready): {chat_page_url(settings)}",
+        " 90 s to load its model.\n"
+        f"  Chat page (when ready): {chat_page_url(settings)}",
         flush=True,
     )
     threading.Thread(

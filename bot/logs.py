@@ -15,9 +15,11 @@ import logging
 from bot.privacy import redact
 
 # Attributes every LogRecord has; anything else came from ``extra``.
-_STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 def _format_value(value: object) -> str:

@@ -84,7 +84,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         build_dir=build_dir,
         var_dir=Path(env.get("ZW_VAR_DIR", PROJECT_ROOT / "var")),
         models_dir=Path(env.get("ZW_MODELS_DIR", PROJECT_ROOT / "models")),
-        kb_data_dir=Path(env.get("ZW_KB_DATA_DIR", PROJECT_ROOT / "knowledge_base" / "data")),
+        kb_data_dir=Path(
+            env.get("ZW_KB_DATA_DIR", PROJECT_ROOT / "knowledge_base" / "data")
+        ),
         log_level=env.get("ZW_LOG_LEVEL", "INFO").upper(),
         user_hash_key=env.get("ZW_USER_HASH_KEY", "dev-user-hash-key"),
     )

@@ -28,7 +28,8 @@ def main() -> int:
     else:
         if minor(rasa_version) != minor(sdk_version):
             problems.append(
-                f"rasa {rasa_version} and rasa-sdk {sdk_version} differ in minor version"
+                f"rasa {rasa_version} and rasa-sdk {sdk_version}"
+                " differ in minor version"
             )
     for problem in problems:
         print(f"check_env: {problem}", file=sys.stderr)

@@ -100,8 +100,11 @@ def start_stack(
     for spec in specs:
         log = open(log_dir / f"{spec.name}.log", "wb")  # noqa: SIM115
         processes[spec.name] = subprocess.Popen(
-            spec.argv, env={**env, **spec.env}, cwd=PROJECT_ROOT,
-            stdout=log, stderr=subprocess.STDOUT,
+            spec.argv,
+            env={**env, **spec.env},
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     stack = RunningStack(settings=settings, processes=processes, log_dir=log_dir)
     missing = wait_healthy(specs, timeout=timeout)

@@ -1,0 +1,428 @@
+"""The action server's client for the reference backend (docs/backend-api.md).
+
+One shared aiohttp session per event loop, created on first use; bounded
+retries with backoff on idempotent calls only; failures surface as three
+exceptions with stable codes that the actions map to named Chinese responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
+DEFAULT_ATTEMPTS = 3
+DEFAULT_BACKOFF_S = 0.2
+# Worth another try: the backend or a proxy is briefly unable to answer.
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+# Codes the client raises itself; the others come from the backend's body.
+UNREACHABLE = "backend_unreachable"
+TIMEOUT = "backend_timeout"
+SERVER_ERROR = "backend_server_error"
+UNAUTHORIZED = "backend_unauthorized"
+BAD_RESPONSE = "backend_bad_response"
+REJECTED = "backend_rejected"
+
+T = TypeVar("T")
+
+
+class BackendClientError(Exception):
+    """Base class: a backend call failed; ``code`` picks the reply."""
+
+    def __init__(
+        self, code: str, *, status: int | None = None, request_id: str = ""
+    ) -> None:
+        super().__init__(f"{code} (status={status}, request_id={request_id})")
+        self.code = code
+        self.status = status
+        self.request_id = request_id
+
+
+class BackendUnavailable(BackendClientError):
+    """No usable answer: unreachable, timed out, 5xx, misconfigured token."""
+
+
+class ProfileNotFound(BackendClientError):
+    """The platform has no profile for this 身份证号 (fill the form by hand)."""
+
+
+class BackendRejected(BackendClientError):
+    """The backend refused the request as sent (4xx); ``code`` says why."""
+
+
+@dataclass(frozen=True)
+class Licence:
+    kind: str
+    number: str
+    holder: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A citizen's profile for pre-fill."""
+
+    id_number: str
+    name: str
+    phone: str
+    address: str
+    licences: tuple[Licence, ...]
+
+    def has_licence(self, kind: str) -> bool:
+        """True when the citizen holds a licence of this kind (e.g. 营业执照)."""
+        return any(licence.kind == kind for licence in self.licences)
+
+
+@dataclass(frozen=True)
+class RequestedItem:
+    """A service item the dialogue decided applies, to submit."""
+
+    item_id: str
+    name: str
+    department: str
+    route: str  # "normal" | "commitment"
+
+
+@dataclass(frozen=True)
+class ReceiptItem(RequestedItem):
+    """A submitted item with its own status at the backend."""
+
+    status: str
+
+
+@dataclass(frozen=True)
+class ApplicationRequest:
+    """An integrated application (一表申请) as the dialogue collected it."""
+
+    scenario_id: str
+    applicant_id_number: str
+    answers: Mapping[str, Any]
+    items: tuple[RequestedItem, ...]
+    form: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario_id": self.scenario_id,
+            "applicant": {"id_number": self.applicant_id_number},
+            "answers": dict(self.answers),
+            "items": [vars(item) for item in self.items],
+            "form": dict(self.form),
+        }
+
+
+@dataclass(frozen=True)
+class ApplicationReceipt:
+    """The backend's record of an application.
+
+    ``replayed`` is True when the idempotency key had already created it.
+    """
+
+    application_no: str
+    scenario_id: str
+    status: str
+    items: tuple[ReceiptItem, ...]
+    created_at: str
+    replayed: bool = False
+
+
+def make_idempotency_key(*parts: str) -> str:
+    """A stable key from what identifies one submission (conversation, scenario...).
+
+    The same parts give the same key, so a retried action cannot submit twice.
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return f"zw-{digest[:40]}"
+
+
+def is_retryable(method: str, headers: Mapping[str, str]) -> bool:
+    """GET, and any call carrying an ``Idempotency-Key``, may be sent again."""
+    return method == "GET" or "Idempotency-Key" in headers
+
+
+class BackendClient:
+    """Calls the backend's ``/v1`` API with one shared session."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> BackendClient:
+        """A client for ``backend_url`` and ``backend_token`` of the settings."""
+        settings = settings or load_settings()
+        return cls(settings.backend_url, settings.backend_token)
+
+    async def get_profile(self, id_number: str) -> Profile:
+        """The citizen's profile.
+
+        Raises:
+            ProfileNotFound: the platform has no profile for this number.
+            BackendRejected: the number is malformed (code ``invalid_id_number``).
+            BackendUnavailable: no usable answer after the retries.
+        """
+        path = f"/v1/profiles/{quote(id_number, safe='')}"
+        answer = await self._call("GET", path, "/v1/profiles/{id_number}")
+        return answer.parse(_profile)
+
+    async def submit_application(
+        self, request: ApplicationRequest, idempotency_key: str
+    ) -> ApplicationReceipt:
+        """Submit once per key; a retry or replay returns the same application.
+
+        Raises:
+            BackendRejected: invalid body, or the key was used with another body
+                (code ``idempotency_conflict``).
+            BackendUnavailable: no usable answer after the retries.
+        """
+        answer = await self._call(
+            "POST",
+            "/v1/applications",
+            "/v1/applications",
+            json=request.to_json(),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        # 201 created it now; 200 means this key had already created it.
+        return answer.parse(lambda body: _receipt(body, replayed=answer.status == 200))
+
+    async def get_application(self, application_no: str) -> ApplicationReceipt:
+        """The application with its current status.
+
+        Raises:
+            BackendRejected: unknown (``application_not_found``) or malformed
+                (``invalid_application_no``) number.
+            BackendUnavailable: no usable answer after the retries.
+        """
+        path = f"/v1/applications/{quote(application_no, safe='')}"
+        answer = await self._call("GET", path, "/v1/applications/{application_no}")
+        return answer.parse(lambda body: _receipt(body, replayed=False))
+
+    async def close(self) -> None:
+        """Close the shared session; the next call opens a new one."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _session_for_this_loop(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._loop is not loop:
+            # A session is bound to the loop it was made on (tests run many).
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._loop = loop
+        return self._session
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        route: str,
+        *,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> _Answer:
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "X-Request-ID": uuid.uuid4().hex,
+            **(headers or {}),
+        }
+        attempts = self._attempts if is_retryable(method, headers) else 1
+        attempt = 1
+        while True:
+            try:
+                return await self._attempt(method, path, route, json, headers)
+            except BackendClientError as exc:
+                if not _worth_retrying(exc) or attempt >= attempts:
+                    _log_failure(route, exc, attempt)
+                    raise
+                logger.warning(
+                    "backend_client.call.retry",
+                    extra={"route": route, "code": exc.code, "attempt": attempt},
+                )
+            # Exponential backoff with jitter, so retrying callers spread out.
+            await asyncio.sleep(
+                self._backoff_s * 2 ** (attempt - 1) * random.uniform(1, 1.5)
+            )
+            attempt += 1
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        route: str,
+        json: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> _Answer:
+        request_id = headers["X-Request-ID"]
+        started = time.perf_counter()
+        session = self._session_for_this_loop()
+        try:
+            async with session.request(
+                method, self._base_url + path, json=json, headers=headers
+            ) as response:
+                status = response.status
+                body = await _json_or_none(response)
+        except TimeoutError as exc:
+            raise BackendUnavailable(TIMEOUT, request_id=request_id) from exc
+        except aiohttp.ClientError as exc:
+            raise BackendUnavailable(UNREACHABLE, request_id=request_id) from exc
+        logger.info(
+            "backend_client.call.done",
+            extra={
+                "method": method,
+                "route": route,
+                "status": status,
+                "latency_ms": round((time.perf_counter() - started) * 1000),
+                "request_id": request_id,
+            },
+        )
+        _raise_for_status(status, body, request_id)
+        return _Answer(status, body, request_id)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A 2xx answer before parsing."""
+
+    status: int
+    body: Any
+    request_id: str
+
+    def parse(self, build: Callable[[Any], T]) -> T:
+        """``build(body)``, or BackendUnavailable when the body breaks the contract."""
+        try:
+            return build(self.body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable(
+                BAD_RESPONSE, status=self.status, request_id=self.request_id
+            ) from exc
+
+
+def _log_failure(route: str, error: BackendClientError, attempts: int) -> None:
+    # An unknown citizen or a refused body is an answer; only no answer warns.
+    level = logging.WARNING if isinstance(error, BackendUnavailable) else logging.INFO
+    logger.log(
+        level,
+        "backend_client.call.failed",
+        extra={
+            "route": route,
+            "code": error.code,
+            "status": error.status or "",
+            "attempts": attempts,
+            "request_id": error.request_id,
+        },
+    )
+
+
+async def _json_or_none(response: aiohttp.ClientResponse) -> Any:
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        # Not JSON (a proxy's HTML page, say); the status decides what it means.
+        return None
+
+
+def _worth_retrying(error: BackendClientError) -> bool:
+    transient = error.code in (TIMEOUT, UNREACHABLE) or error.status in RETRY_STATUSES
+    return isinstance(error, BackendUnavailable) and transient
+
+
+def _error_code(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _raise_for_status(status: int, body: Any, request_id: str) -> None:
+    """Map a non-2xx answer to one of the three exceptions."""
+    if 200 <= status < 300:
+        return
+    code = _error_code(body)
+    if status == 401:
+        # Our token is wrong: a deployment mistake, not the citizen's.
+        raise BackendUnavailable(UNAUTHORIZED, status=status, request_id=request_id)
+    if status >= 500:
+        raise BackendUnavailable(
+            code or SERVER_ERROR, status=status, request_id=request_id
+        )
+    if code == "profile_not_found":
+        raise ProfileNotFound(code, status=status, request_id=request_id)
+    raise BackendRejected(code or REJECTED, status=status, request_id=request_id)
+
+
+def _texts(entry: Any, names: tuple[str, ...]) -> dict[str, str]:
+    values = {name: entry[name] for name in names}
+    if not all(isinstance(value, str) for value in values.values()):
+        raise TypeError(f"expected strings in {names}")
+    return values
+
+
+def _profile(body: Any) -> Profile:
+    licences = tuple(
+        Licence(**_texts(entry, ("kind", "number", "holder")))
+        for entry in body["licences"]
+    )
+    return Profile(
+        **_texts(body, ("id_number", "name", "phone", "address")), licences=licences
+    )
+
+
+def _receipt(body: Any, *, replayed: bool) -> ApplicationReceipt:
+    item_fields = ("item_id", "name", "department", "route", "status")
+    items = tuple(ReceiptItem(**_texts(entry, item_fields)) for entry in body["items"])
+    return ApplicationReceipt(
+        **_texts(body, ("application_no", "scenario_id", "status", "created_at")),
+        items=items,
+        replayed=replayed,
+    )
+
+
+_shared: BackendClient | None = None
+
+
+def get_backend_client() -> BackendClient:
+    """The process-wide client, built from the settings on first use."""
+    global _shared
+    if _shared is None:
+        _shared = BackendClient.from_settings()
+    return _shared
+
+
+async def close_backend_client() -> None:
+    """Close the process-wide client's session (call at server shutdown).
+
+    TODO(#5): rasa-sdk 3.6 calls user code at shutdown only through a
+    ``rasa_sdk_plugins`` package (``attach_sanic_app_extensions``); register
+    this as an ``after_server_stop`` listener there.
+    """
+    global _shared
+    if _shared is not None:
+        await _shared.close()
+        _shared = None

@@ -1,0 +1,154 @@
+"""The backend's HTTP routes (docs/backend-api.md); thin over the repository.
+
+Each handler parses, calls one repository function in a worker thread (the
+database driver blocks), and renders the record. Errors are raised, and
+:mod:`backend.middleware` turns them into error bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from backend import repository
+from backend.auth import TokenTable
+from backend.errors import DatabaseUnavailableError
+from backend.middleware import (
+    CALLER,
+    REQUEST_ID,
+    TOKENS,
+    json_response,
+    request_context,
+    require_token,
+)
+from backend.validation import (
+    parse_application_no,
+    parse_id_number,
+    parse_idempotency_key,
+    parse_json_object,
+    parse_submission,
+)
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.yaml"
+# An application with 50 items and long answers stays well under this.
+MAX_BODY_BYTES = 64 * 1024
+
+ENGINE = web.AppKey("engine", Engine)
+OPENAPI = web.AppKey("openapi", bytes)
+
+T = TypeVar("T")
+
+
+async def in_session(app: web.Application, work: Callable[[Session], T]) -> T:
+    """Run ``work`` with a fresh session in a worker thread.
+
+    Raises:
+        DatabaseUnavailableError: the database cannot be reached or stays locked.
+    """
+
+    def run() -> T:
+        with Session(app[ENGINE], future=True) as session:
+            return work(session)
+
+    try:
+        return await asyncio.to_thread(run)
+    except OperationalError as exc:
+        raise DatabaseUnavailableError() from exc
+
+
+def _caller(request: web.Request) -> repository.Caller:
+    return repository.Caller(name=request[CALLER], request_id=request[REQUEST_ID])
+
+
+async def health(request: web.Request) -> web.Response:
+    await in_session(request.app, lambda session: session.execute(text("SELECT 1")))
+    dialect = request.app[ENGINE].dialect.name
+    return json_response({"status": "ok", "database": dialect})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI], content_type="application/yaml")
+
+
+async def get_profile(request: web.Request) -> web.Response:
+    id_number = parse_id_number(request.match_info["id_number"])
+
+    work = partial(repository.get_profile, id_number=id_number, caller=_caller(request))
+    profile = await in_session(request.app, work)
+
+    return json_response(profile.to_json())
+
+
+async def create_application(request: web.Request) -> web.Response:
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    submission = parse_submission(parse_json_object(await request.read()))
+
+    work = partial(
+        repository.submit_application,
+        submission=submission,
+        idempotency_key=key,
+        caller=_caller(request),
+    )
+    result = await in_session(request.app, work)
+
+    application = result.application
+    logger.info(
+        "backend.application.created"
+        if result.created
+        else "backend.application.replayed",
+        extra={
+            "application_no": application.application_no,
+            "scenario_id": application.scenario_id,
+            "items": len(application.items),
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    return json_response(application.to_json(), status=201 if result.created else 200)
+
+
+async def get_application(request: web.Request) -> web.Response:
+    application_no = parse_application_no(request.match_info["application_no"])
+
+    work = partial(
+        repository.get_application,
+        application_no=application_no,
+        caller=_caller(request),
+    )
+    application = await in_session(request.app, work)
+
+    return json_response(application.to_json())
+
+
+def create_app(settings: Settings, engine: Engine) -> web.Application:
+    """The backend application over an engine whose schema is up to date.
+
+    The caller owns ``engine`` and disposes of it after the app stops.
+
+    Raises:
+        ValueError: the settings carry no backend token.
+    """
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[request_context, require_token]
+    )
+    app[ENGINE] = engine
+    app[TOKENS] = TokenTable.from_settings(settings)
+    app[OPENAPI] = OPENAPI_PATH.read_bytes()
+    app.router.add_get("/health", health)
+    app.router.add_get("/openapi.yaml", openapi)
+    app.router.add_get("/v1/profiles/{id_number}", get_profile)
+    app.router.add_post("/v1/applications", create_application)
+    app.router.add_get("/v1/applications/{application_no}", get_application)
+    return app

@@ -1,0 +1,172 @@
+"""Tables, the engine and the schema upgrade of the backend database.
+
+SQLite under ``var/`` by default, PostgreSQL by URL. The schema is owned by
+the Alembic migrations in ``backend/migrations``; the models here must match
+them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import declarative_base, relationship
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Named constraints keep migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class Citizen(Base):
+    """A person the platform knows, keyed by 身份证号 (fictional in the seed)."""
+
+    __tablename__ = "citizens"
+
+    id_number = Column(String(18), primary_key=True)
+    name = Column(String(64), nullable=False)
+    phone = Column(String(32), nullable=False)
+    address = Column(String(256), nullable=False)
+    licences = relationship("Licence", order_by="Licence.id")
+
+
+class Licence(Base):
+    """A licence a citizen holds: 营业执照, 食品经营许可证, ..."""
+
+    __tablename__ = "licences"
+    __table_args__ = (UniqueConstraint("kind", "number"),)
+
+    id = Column(Integer, primary_key=True)
+    citizen_id_number = Column(
+        String(18), ForeignKey("citizens.id_number"), nullable=False, index=True
+    )
+    kind = Column(String(64), nullable=False)
+    number = Column(String(64), nullable=False)
+    holder = Column(String(128), nullable=False)
+
+
+class Application(Base):
+    """One integrated application (一表申请) covering several service items."""
+
+    __tablename__ = "applications"
+
+    id = Column(Integer, primary_key=True)
+    application_no = Column(String(16), nullable=False, unique=True)
+    # One row per key, enforced by the database: concurrent duplicates lose
+    # the race on this constraint and read the winner's row. Keys are global;
+    # TODO(#5): scope them per caller once a second caller exists.
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    request_hash = Column(String(64), nullable=False)
+    scenario_id = Column(String(64), nullable=False)
+    # No foreign key: a citizen the platform has no profile for may apply.
+    applicant_id_number = Column(String(18), nullable=False, index=True)
+    answers = Column(JSON, nullable=False)
+    form = Column(JSON, nullable=False)
+    status = Column(String(32), nullable=False)
+    created_at = Column(DateTime, nullable=False)  # UTC, stored naive
+    updated_at = Column(DateTime, nullable=False)  # UTC, stored naive
+    items = relationship(
+        "ApplicationItem", order_by="ApplicationItem.position", cascade="all"
+    )
+
+
+class ApplicationItem(Base):
+    """One service item inside an application, with its own status."""
+
+    __tablename__ = "application_items"
+    __table_args__ = (UniqueConstraint("application_id", "item_id"),)
+
+    id = Column(Integer, primary_key=True)
+    application_id = Column(
+        Integer, ForeignKey("applications.id"), nullable=False, index=True
+    )
+    position = Column(Integer, nullable=False)
+    item_id = Column(String(64), nullable=False)
+    name = Column(String(128), nullable=False)
+    department = Column(String(128), nullable=False)
+    route = Column(String(32), nullable=False)
+    status = Column(String(32), nullable=False)
+
+
+class AuditEntry(Base):
+    """Who did what to which record; the target is an id, never other data."""
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    who = Column(String(64), nullable=False)
+    action = Column(String(64), nullable=False)
+    target = Column(String(64), nullable=False)
+    request_id = Column(String(64), nullable=False)
+    at = Column(DateTime, nullable=False)  # UTC, stored naive
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    # WAL lets readers run beside the one writer; busy_timeout makes a second
+    # writer wait for the lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite, creates the file's directory.
+
+    Raises:
+        sqlalchemy.exc.ArgumentError: ``url`` is not a database URL.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, future=True, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        future=True,
+        # Handlers run in worker threads; each checkout is used by one thread.
+        connect_args={"check_same_thread": False, "timeout": 10},
+    )
+    event.listen(engine, "connect", _tune_sqlite)
+    return engine
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at ``backend/migrations``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database schema to the newest migration (a no-op when current)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    logger.info("backend.schema.upgraded", extra={"dialect": engine.dialect.name})

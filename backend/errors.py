@@ -1,0 +1,159 @@
+"""Errors the backend returns, each with a stable ``code`` and its HTTP status.
+
+The codes are part of the API (docs/backend-api.md): the action server
+branches on them, so never rename one. This module is the one place that maps
+an error to an HTTP status. Messages are English and meant for developers; they
+never carry personal data, and citizens never see them.
+"""
+
+from __future__ import annotations
+
+
+class BackendError(Exception):
+    """Base class: a request the backend could not serve, with code and status."""
+
+    code = "internal_error"
+    status = 500
+    default_message = "the backend failed to handle the request"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(f"{self.code}: {self.message}")
+
+
+class InvalidJsonError(BackendError):
+    """The body is not a JSON object."""
+
+    code = "invalid_json"
+    status = 400
+    default_message = "the body must be a JSON object"
+
+
+class InvalidRequestError(BackendError):
+    """The JSON is well formed but a field is missing, unknown or malformed."""
+
+    code = "invalid_request"
+    status = 400
+    default_message = "the request is malformed"
+
+
+class InvalidIdNumberError(BackendError):
+    """Not an 18-character 身份证号 with a valid GB 11643-1999 check digit."""
+
+    code = "invalid_id_number"
+    status = 400
+    default_message = (
+        "id_number must be 17 digits and a check character (0-9 or X)"
+        " with a valid birth date and check digit (GB 11643-1999)"
+    )
+
+
+class InvalidApplicationNoError(BackendError):
+    """An application number that cannot exist (``ZW`` and 14 digits)."""
+
+    code = "invalid_application_no"
+    status = 400
+    default_message = "application_no must be ZW followed by 14 digits"
+
+
+class MissingIdempotencyKeyError(BackendError):
+    """A submission without the ``Idempotency-Key`` header."""
+
+    code = "missing_idempotency_key"
+    status = 400
+    default_message = "POST /v1/applications needs an Idempotency-Key header"
+
+
+class InvalidIdempotencyKeyError(BackendError):
+    """An ``Idempotency-Key`` outside the allowed length or characters."""
+
+    code = "invalid_idempotency_key"
+    status = 400
+    default_message = (
+        "Idempotency-Key must be 8-128 characters from A-Z a-z 0-9 . _ : -"
+    )
+
+
+class UnauthorizedError(BackendError):
+    """No bearer token, or one the backend does not know."""
+
+    code = "unauthorized"
+    status = 401
+    default_message = "a valid bearer token is required"
+
+
+class ProfileNotFoundError(BackendError):
+    """No citizen with this 身份证号."""
+
+    code = "profile_not_found"
+    status = 404
+    default_message = "no profile for this id_number"
+
+
+class ApplicationNotFoundError(BackendError):
+    """No application with this number."""
+
+    code = "application_not_found"
+    status = 404
+    default_message = "no application with this application_no"
+
+
+class RouteNotFoundError(BackendError):
+    """No route at this path."""
+
+    code = "not_found"
+    status = 404
+    default_message = "no such resource"
+
+
+class MethodNotAllowedError(BackendError):
+    """The path exists but not with this method."""
+
+    code = "method_not_allowed"
+    status = 405
+    default_message = "method not allowed on this resource"
+
+
+class IdempotencyConflictError(BackendError):
+    """The idempotency key was already used with a different body."""
+
+    code = "idempotency_conflict"
+    status = 409
+    default_message = "this Idempotency-Key was already used with a different body"
+
+
+class BodyTooLargeError(BackendError):
+    """The body is larger than the backend accepts."""
+
+    code = "body_too_large"
+    status = 413
+    default_message = "the body is too large"
+
+
+class DatabaseUnavailableError(BackendError):
+    """The database cannot be reached or is busy; the client may retry."""
+
+    code = "database_unavailable"
+    status = 503
+    default_message = "the database is unavailable, retry later"
+
+
+# aiohttp raises its own HTTP exceptions before a handler runs (no route, wrong
+# method, body over client_max_size); they become our errors here.
+_BY_HTTP_STATUS: dict[int, type[BackendError]] = {
+    400: InvalidRequestError,
+    404: RouteNotFoundError,
+    405: MethodNotAllowedError,
+    413: BodyTooLargeError,
+}
+
+
+def from_http_status(status: int) -> BackendError:
+    """The backend error for an HTTP status aiohttp raised itself.
+
+    Returns:
+        The matching error, or a generic ``internal_error`` for a status the
+        backend never produces on purpose.
+    """
+    error_class = _BY_HTTP_STATUS.get(status, BackendError)
+    return error_class()

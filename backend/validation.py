@@ -1,0 +1,188 @@
+"""Checking what callers send: path values, headers and the application body.
+
+Pure functions from raw input to typed values; every failure raises a
+:mod:`backend.errors` error naming the field, never echoing its value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from backend.errors import (
+    InvalidApplicationNoError,
+    InvalidIdempotencyKeyError,
+    InvalidIdNumberError,
+    InvalidJsonError,
+    InvalidRequestError,
+    MissingIdempotencyKeyError,
+)
+from backend.id_numbers import is_valid_id_number, normalize_id_number
+
+ROUTES = frozenset({"normal", "commitment"})
+MAX_ITEMS = 50
+MAX_TEXT = 128
+
+_SCENARIO_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_ITEM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_APPLICATION_NO = re.compile(r"ZW\d{14}")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+_BODY_FIELDS = frozenset({"scenario_id", "applicant", "answers", "items", "form"})
+_APPLICANT_FIELDS = frozenset({"id_number", "name", "phone", "address"})
+_ITEM_FIELDS = ("item_id", "name", "department", "route")
+
+
+@dataclass(frozen=True)
+class SubmittedItem:
+    """A service item the dialogue decided applies, as the caller sent it."""
+
+    item_id: str
+    name: str
+    department: str
+    route: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked application body and the fingerprint of what was sent."""
+
+    scenario_id: str
+    applicant_id_number: str
+    answers: dict[str, Any]
+    items: tuple[SubmittedItem, ...]
+    form: dict[str, Any]
+    request_hash: str
+
+
+def parse_id_number(raw: str) -> str:
+    """The normalized 身份证号.
+
+    Raises:
+        InvalidIdNumberError: wrong shape, impossible birth date or check digit.
+    """
+    id_number = normalize_id_number(raw)
+    if not is_valid_id_number(id_number):
+        raise InvalidIdNumberError()
+    return id_number
+
+
+def parse_application_no(raw: str) -> str:
+    """The application number, unchanged.
+
+    Raises:
+        InvalidApplicationNoError: not ``ZW`` and 14 digits.
+    """
+    if not _APPLICATION_NO.fullmatch(raw):
+        raise InvalidApplicationNoError()
+    return raw
+
+
+def parse_idempotency_key(raw: str | None) -> str:
+    """The ``Idempotency-Key`` header value.
+
+    Raises:
+        MissingIdempotencyKeyError: the header is absent or empty.
+        InvalidIdempotencyKeyError: wrong length or characters.
+    """
+    if not raw:
+        raise MissingIdempotencyKeyError()
+    if not _IDEMPOTENCY_KEY.fullmatch(raw):
+        raise InvalidIdempotencyKeyError()
+    return raw
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """Decode a UTF-8 JSON object.
+
+    Raises:
+        InvalidJsonError: not UTF-8, not JSON, or JSON but not an object.
+    """
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidJsonError() from exc
+    if not isinstance(value, dict):
+        raise InvalidJsonError()
+    return value
+
+
+def fingerprint(body: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON form: equal for bodies equal as JSON."""
+    canonical = json.dumps(
+        body, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_submission(body: dict[str, Any]) -> Submission:
+    """Check a ``POST /v1/applications`` body (docs/backend-api.md).
+
+    Raises:
+        InvalidRequestError: a field is missing, unknown or malformed.
+        InvalidIdNumberError: ``applicant.id_number`` is not a valid 身份证号.
+    """
+    _reject_unknown(body, _BODY_FIELDS, "body")
+    scenario_id = _text(body, "scenario_id", "body")
+    if not _SCENARIO_ID.fullmatch(scenario_id):
+        raise InvalidRequestError("scenario_id must be lowercase a-z 0-9 _ -")
+    applicant = _object(body, "applicant")
+    _reject_unknown(applicant, _APPLICANT_FIELDS, "applicant")
+    for name in _APPLICANT_FIELDS - {"id_number"}:
+        if name in applicant:
+            _text(applicant, name, "applicant")
+    return Submission(
+        scenario_id=scenario_id,
+        applicant_id_number=parse_id_number(_text(applicant, "id_number", "applicant")),
+        answers=_object(body, "answers"),
+        items=_items(body.get("items")),
+        form=_object(body, "form"),
+        request_hash=fingerprint(body),
+    )
+
+
+def _items(raw: Any) -> tuple[SubmittedItem, ...]:
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ITEMS:
+        raise InvalidRequestError(f"items must be a list of 1-{MAX_ITEMS} objects")
+    items = tuple(_item(entry, index) for index, entry in enumerate(raw))
+    if len({item.item_id for item in items}) != len(items):
+        raise InvalidRequestError("items must not repeat an item_id")
+    return items
+
+
+def _item(entry: Any, index: int) -> SubmittedItem:
+    where = f"items[{index}]"
+    if not isinstance(entry, dict):
+        raise InvalidRequestError(f"{where} must be an object")
+    _reject_unknown(entry, frozenset(_ITEM_FIELDS), where)
+    item = SubmittedItem(*(_text(entry, name, where) for name in _ITEM_FIELDS))
+    if not _ITEM_ID.fullmatch(item.item_id):
+        raise InvalidRequestError(f"{where}.item_id must be lowercase a-z 0-9 _ -")
+    if item.route not in ROUTES:
+        raise InvalidRequestError(f"{where}.route must be one of {sorted(ROUTES)}")
+    return item
+
+
+def _reject_unknown(value: dict[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InvalidRequestError(f"{where} has unknown fields: {unknown}")
+
+
+def _text(value: dict[str, Any], name: str, where: str) -> str:
+    text = value.get(name)
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise InvalidRequestError(
+            f"{where}.{name} must be a non-empty string of at most"
+            f" {MAX_TEXT} characters"
+        )
+    return text
+
+
+def _object(value: dict[str, Any], name: str) -> dict[str, Any]:
+    member = value.get(name)
+    if not isinstance(member, dict):
+        raise InvalidRequestError(f"{name} must be an object")
+    return member

@@ -1,0 +1,185 @@
+"""The knowledge-base HTTP service (docs/interfaces.md): health, search, docs.
+
+The model and the index are loaded once, before the server listens; a
+missing one stops start-up with a message naming ``make setup``. Handlers
+are thin: parse, check, search in a worker thread, reply. Errors are JSON
+with a stable code and the request id, and logs never hold the query text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from knowledge_base.errors import DocumentNotFoundError, InvalidQueryError
+from knowledge_base.pipeline import Layout, open_searcher
+from knowledge_base.search import Searcher
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 500
+MAX_TOP_K = 10
+MAX_BODY_BYTES = 16 * 1024
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The same code as the backend uses for an oversized body.
+_HTTP_CODES = {413: "body_too_large"}
+
+SEARCHER = web.AppKey("searcher", Searcher)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+def _error(status: int, code: str, message: str, request_id: str) -> web.Response:
+    body = {"error": {"code": code, "message": message}, "request_id": request_id}
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Give every request an id and turn every failure into a JSON error."""
+    request_id = _request_id(request)
+    request["request_id"] = request_id
+    try:
+        response = await handler(request)
+    except InvalidQueryError as exc:
+        response = _error(400, exc.code, str(exc), request_id)
+    except DocumentNotFoundError as exc:
+        response = _error(404, exc.code, "no document with this id", request_id)
+    except web.HTTPException as exc:
+        code = _HTTP_CODES.get(exc.status) or exc.reason.lower().replace(" ", "_")
+        response = _error(exc.status, code, exc.reason, request_id)
+    except Exception as exc:
+        logger.error(
+            "kb.request.failed",
+            extra={"request_id": request_id, "error": type(exc).__name__},
+        )
+        response = _error(500, "internal_error", "internal error", request_id)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+async def _read_json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidQueryError("the body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise InvalidQueryError("the body must be a JSON object")
+    return body
+
+
+def parse_search(body: dict[str, Any]) -> tuple[str, int]:
+    """``(query, top_k)`` from a search body.
+
+    Raises:
+        InvalidQueryError: the query is missing, empty, too long, or top_k
+            is not a whole number from 1 to ``MAX_TOP_K``.
+    """
+    query, top_k = body.get("query"), body.get("top_k", 3)
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidQueryError("query must be non-empty text")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(f"query must be at most {MAX_QUERY_CHARS} characters")
+    if (
+        isinstance(top_k, bool)
+        or not isinstance(top_k, int)
+        or not 1 <= top_k <= MAX_TOP_K
+    ):
+        raise InvalidQueryError(f"top_k must be a whole number from 1 to {MAX_TOP_K}")
+    return query.strip(), top_k
+
+
+async def health(request: web.Request) -> web.Response:
+    manifest = request.app[SEARCHER].index.manifest
+    body = {
+        "status": "ok",
+        "docs": manifest.doc_count,
+        "model": manifest.model_id,
+        "index_id": manifest.index_id,
+    }
+    return web.json_response(body, dumps=_dumps)
+
+
+async def search(request: web.Request) -> web.Response:
+    query, top_k = parse_search(await _read_json(request))
+
+    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    searcher = request.app[SEARCHER]
+    result = await loop.run_in_executor(
+        request.app[EXECUTOR], searcher.search, query, top_k
+    )
+
+    logger.info(
+        "kb.search.done",
+        extra={
+            "request_id": request["request_id"],
+            "query_chars": len(query),
+            "outcome": result.outcome,
+            "hits": len(result.hits),
+            "top_score": result.top_score,
+            "latency_ms": round((time.perf_counter() - started) * 1000),
+        },
+    )
+    body = {"outcome": result.outcome, "hits": [hit.to_dict() for hit in result.hits]}
+    return web.json_response(body, dumps=_dumps)
+
+
+async def get_document(request: web.Request) -> web.Response:
+    hit = request.app[SEARCHER].document(request.match_info["doc_id"])
+    return web.json_response(hit.to_dict(), dumps=_dumps)
+
+
+async def _close_executor(app: web.Application) -> None:
+    app[EXECUTOR].shutdown(wait=True)
+
+
+def create_app(searcher: Searcher) -> web.Application:
+    """The aiohttp application over a loaded searcher.
+
+    SECURITY: no authentication and no rate limit; it must stay on
+    127.0.0.1 or behind the action server's network (TODO(#8)).
+    """
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app[SEARCHER] = searcher
+    # One worker: the model is CPU-bound, and queued requests keep latency flat.
+    app[EXECUTOR] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-search")
+    app.on_cleanup.append(_close_executor)
+    app.router.add_get("/health", health)
+    app.router.add_post("/search", search)
+    app.router.add_get("/docs/{doc_id}", get_document)
+    return app
+
+
+def serve(layout: Layout, host: str, port: int) -> None:
+    """Load the model and index, then serve until interrupted.
+
+    Raises:
+        KnowledgeBaseError: the model, the index or the dictionary is
+            missing; the message names the command that builds it.
+    """
+    searcher = open_searcher(layout)
+    logger.info("kb.service.starting", extra={"host": host, "port": port})
+    web.run_app(create_app(searcher), host=host, port=port, access_log=None, print=None)

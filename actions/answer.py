@@ -1,0 +1,148 @@
+"""Answering policy and procedure questions from the knowledge base, with the source.
+
+``answer`` → ``utter_kb_answer``; ``clarify`` → ``utter_kb_clarify`` with one
+button per candidate; ``no_answer`` → ``utter_kb_no_answer`` (never a guess);
+the service down → ``utter_service_unavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import parsing
+from actions.errors import KnowledgeBaseUnavailable
+from actions.kb_client import KbHit
+from actions.services import get_services
+
+logger = logging.getLogger(__name__)
+
+TOP_K = 3
+KB_DOC_SLOT = "kb_doc_id"
+CANDIDATES_SLOT = "kb_candidates"
+
+
+def answer_response(hit: KbHit) -> str:
+    """Which ``utter_kb_answer*`` response shows this entry.
+
+    A rendered guide already carries its department and source URL; showing
+    them twice would bury the answer, so such entries use the plain response.
+    """
+    if hit.source_url and hit.source_url in hit.answer:
+        return "utter_kb_answer_rendered"
+    return "utter_kb_answer" if hit.department else "utter_kb_answer_no_department"
+
+
+def utter_hit(dispatcher: CollectingDispatcher, hit: KbHit) -> None:
+    """Show one entry with its source; the wording is in domain.yml."""
+    response = answer_response(hit)
+    dispatcher.utter_message(
+        response=response,
+        answer=hit.answer,
+        source_title=hit.title,
+        source_url=hit.source_url or "",
+        department=hit.department or "",
+    )
+
+
+def candidate_buttons(hits: tuple[KbHit, ...]) -> list[dict[str, str]]:
+    """One button per candidate; its payload answers that entry by id."""
+    return [
+        {
+            "title": hit.title,
+            "payload": "/choose_candidate" + json.dumps({KB_DOC_SLOT: hit.doc_id}),
+        }
+        for hit in hits
+    ]
+
+
+def chosen_doc_id(tracker: Tracker) -> str | None:
+    """The picked entry: a button's id, else 第N个 among the last candidates."""
+    doc_id = next(tracker.get_latest_entity_values(KB_DOC_SLOT), None)
+    if doc_id:
+        return str(doc_id)
+    candidates = tracker.get_slot(CANDIDATES_SLOT) or []
+    index = parsing.parse_ordinal(tracker.latest_message.get("text") or "")
+    if index is not None and 0 <= index < len(candidates):
+        return str(candidates[index])
+    return None
+
+
+class ActionAnswerQuestion(Action):
+    """Send the citizen's latest message to the knowledge base and reply."""
+
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        query = (tracker.latest_message.get("text") or "").strip()
+        if not query or query.startswith("/"):
+            dispatcher.utter_message(response="utter_kb_no_answer")
+            return []
+
+        try:
+            result = await get_services().kb.search(query, top_k=TOP_K)
+        except KnowledgeBaseUnavailable as exc:
+            logger.warning(
+                "actions.answer.kb_unavailable", extra={"reason": exc.reason}
+            )
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+
+        logger.info(
+            "actions.answer.done",
+            extra={
+                "outcome": result.outcome,
+                "hits": len(result.hits),
+                "query_chars": len(query),
+                "intent": tracker.latest_message.get("intent", {}).get("name"),
+            },
+        )
+        if result.outcome == "answer" and result.hits:
+            utter_hit(dispatcher, result.hits[0])
+        elif result.outcome == "clarify" and result.hits:
+            dispatcher.utter_message(
+                response="utter_kb_clarify", buttons=candidate_buttons(result.hits)
+            )
+            return [SlotSet(CANDIDATES_SLOT, [hit.doc_id for hit in result.hits])]
+        else:
+            dispatcher.utter_message(response="utter_kb_no_answer")
+        return []
+
+
+class ActionAnswerCandidate(Action):
+    """Answer the entry the citizen picked from the clarification buttons."""
+
+    def name(self) -> str:
+        return "action_answer_candidate"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        doc_id = chosen_doc_id(tracker)
+        if not doc_id:
+            dispatcher.utter_message(response="utter_kb_no_answer")
+            return [SlotSet(KB_DOC_SLOT, None)]
+
+        try:
+            hit = await get_services().kb.document(str(doc_id))
+        except KnowledgeBaseUnavailable as exc:
+            logger.warning(
+                "actions.candidate.kb_unavailable", extra={"reason": exc.reason}
+            )
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return [SlotSet(KB_DOC_SLOT, None)]
+
+        if hit is None:
+            logger.info("actions.candidate.missing")
+            dispatcher.utter_message(response="utter_kb_no_answer")
+        else:
+            utter_hit(dispatcher, hit)
+        return [SlotSet(KB_DOC_SLOT, None)]

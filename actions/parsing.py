@@ -1,0 +1,247 @@
+"""Reading citizens' Chinese answers: areas, yes/no, choices, 身份证号, 申请编号.
+
+Pure functions with no Rasa imports, so every table of answers is a unit test.
+Unclear input returns ``None`` (or a named problem) and the form re-asks; it is
+never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+MAX_AREA = 100_000.0  # ㎡; more is a typing slip, not a restaurant
+
+_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "壹": 1, "幺": 1, "二": 2, "贰": 2, "两": 2,
+    "三": 3, "叁": 3, "四": 4, "肆": 4, "五": 5, "伍": 5, "六": 6, "陆": 6,
+    "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9,
+}  # fmt: skip
+_UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_CN_NUMBER = "[零〇一壹幺二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万]+"
+_ARABIC = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_NUMBER = re.compile(
+    rf"({_ARABIC}|{_CN_NUMBER}(?:点[零〇一二三四五六七八九]+)?)\s*(多|来|余)?"
+)
+_APPROX_WORDS = (
+    "大概",
+    "大约",
+    "约",
+    "左右",
+    "上下",
+    "差不多",
+    "估计",
+    "多",
+    "来",
+    "余",
+)
+_AREA_UNIT = re.compile(r"平方米|平米|平方|平|㎡|m2|m²|米|方", re.IGNORECASE)
+
+_UNKNOWN = re.compile(r"不知道|不清楚|不确定|不好说|说不准|没想好|还没定")
+_A_NOT_A = re.compile(r"(.)[不没]\1")
+_QUESTION = re.compile(r"[吗嘛呢？?]|什么|干嘛|为什么|为啥|怎么|怎样|哪")
+_NO = re.compile(r"没|不|无|否|别|甭|算了|免了")
+_YES = re.compile(
+    r"有|是|对|嗯|要|卖|会|好|行|可以|需要|同意|当然|肯定|确认|确定|提交|办了|办好|拿到"
+    r"|领了|装|挂|设|ok|yes",
+    re.IGNORECASE,
+)
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CODES = "10X98765432"
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW\d{14}(?!\d)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AreaAnswer:
+    """An area in square metres; ``approximate`` when the citizen said 多/大概."""
+
+    square_metres: float
+    approximate: bool
+
+
+@dataclass(frozen=True)
+class IdNumberCheck:
+    """The outcome of checking a 身份证号.
+
+    ``problem`` is ``None`` for a valid number, else one of ``length``
+    (not 18 characters), ``characters``, ``birth_date`` or ``check_digit``;
+    each has its own reprompt in domain.yml.
+    """
+
+    value: str
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def chinese_number(text: str) -> int | None:
+    """``一百二十`` → 120, ``一百二`` → 120, ``两千零五`` → 2005, ``一万`` → 10000.
+
+    Returns ``None`` when ``text`` is not a Chinese numeral.
+    """
+    if not text or any(
+        ch not in _DIGITS and ch not in _UNITS and ch != "万" for ch in text
+    ):
+        return None
+    if "万" in text:
+        high, _, low = text.partition("万")
+        high_value = chinese_number(high) if high else 1
+        low_value = chinese_number(low) if low else 0
+        if high_value is None or low_value is None:
+            return None
+        if len(low) == 1 and low_value:
+            low_value *= 1000  # colloquial: 一万二 means 12000
+        return high_value * 10_000 + low_value
+    return _below_ten_thousand(text)
+
+
+def _below_ten_thousand(text: str) -> int | None:
+    total, digit, last_unit, zero_seen = 0, None, None, False
+    for ch in text:
+        if ch in _DIGITS:
+            if digit:
+                return None  # "一二" is not a number
+            zero_seen = zero_seen or _DIGITS[ch] == 0
+            digit = _DIGITS[ch]
+            continue
+        unit = _UNITS[ch]
+        if last_unit is not None and unit >= last_unit:
+            return None
+        total += (1 if digit is None else digit) * unit
+        digit, last_unit = None, unit
+    if digit:
+        # Colloquial tail: 一百二 means 120, 两千五 means 2500; not after 零.
+        scale = last_unit // 10 if last_unit and last_unit > 10 else 1
+        total += digit * (1 if zero_seen else scale)
+    return total
+
+
+def parse_area(text: str) -> AreaAnswer | None:
+    """Read an area such as ``120``, ``120㎡``, ``一百二十平``, ``三百多平``.
+
+    A range (``100到150平``) gives its upper end, marked approximate, so a
+    threshold is never missed by reading the low end.
+
+    Returns:
+        ``None`` when no positive number below :data:`MAX_AREA` is found.
+    """
+    text = text.strip().replace("，", ",").replace("。", "")
+    numbers = [(m, _to_number(m.group(1))) for m in _NUMBER.finditer(text)]
+    numbers = [(m, value) for m, value in numbers if value is not None]
+    if not numbers:
+        return None
+
+    match, value = max(numbers, key=lambda pair: pair[1])
+    if not 0 < value <= MAX_AREA:
+        return None
+
+    approximate = len(numbers) > 1 or any(word in text for word in _APPROX_WORDS)
+    return AreaAnswer(square_metres=float(value), approximate=approximate)
+
+
+def _to_number(raw: str) -> float | None:
+    if raw[0].isdigit():
+        return float(raw.replace(",", ""))
+    whole, _, decimals = raw.partition("点")
+    value = chinese_number(whole)
+    if value is None:
+        return None
+    fraction = "".join(str(_DIGITS[ch]) for ch in decimals)
+    return float(f"{value}.{fraction}") if fraction else float(value)
+
+
+def mentions_area_unit(text: str) -> bool:
+    """Whether the text names a unit of area (平, 平米, ㎡ …)."""
+    return bool(_AREA_UNIT.search(text))
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """``有`` / ``是的`` / ``卖`` → True; ``没有`` / ``不是`` / ``不卖`` → False.
+
+    Returns ``None`` for "I don't know", for questions back (``有没有``,
+    ``这是干嘛的``) and for text with neither a yes nor a no word.
+    """
+    text = text.strip().lower()
+    if not text or any(p.search(text) for p in (_UNKNOWN, _A_NOT_A, _QUESTION)):
+        return None
+    if _NO.search(text):
+        return False
+    if _YES.search(text):
+        return True
+    return None
+
+
+def parse_choice(text: str, options: dict[str, tuple[str, ...]]) -> str | None:
+    """The option whose alias appears in ``text``; ``None`` if none or several do.
+
+    Args:
+        options: option value → words that mean it, e.g.
+            ``{"company": ("公司", "企业")}``.
+    """
+    text = text.strip()
+    found = {
+        value for value, aliases in options.items() if any(a in text for a in aliases)
+    }
+    if len(found) == 1:
+        return found.pop()
+    # "个体户，不是公司": keep the option that is not negated.
+    negated = {v for v in found if re.search(rf"不是({'|'.join(options[v])})", text)}
+    remaining = found - negated
+    return remaining.pop() if len(remaining) == 1 else None
+
+
+def id_check_digit(first_17: str) -> str:
+    """The GB 11643-1999 check character for the first 17 digits."""
+    total = sum(
+        int(ch) * weight for ch, weight in zip(first_17, _ID_WEIGHTS, strict=True)
+    )
+    return _ID_CHECK_CODES[total % 11]
+
+
+def check_id_number(text: str) -> IdNumberCheck:
+    """Normalise and check an 18-character resident 身份证号 (GB 11643-1999)."""
+    value = re.sub(r"[\s-]", "", text).upper().replace("Ｘ", "X")
+    if len(value) != 18:
+        return IdNumberCheck(value, "length")
+    if not _ID_SHAPE.match(value):
+        return IdNumberCheck(value, "characters")
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return IdNumberCheck(value, "birth_date")
+    if born.year < 1900 or born > date.today():
+        return IdNumberCheck(value, "birth_date")
+    if id_check_digit(value[:17]) != value[17]:
+        return IdNumberCheck(value, "check_digit")
+    return IdNumberCheck(value, None)
+
+
+def find_application_no(text: str) -> str | None:
+    """The first 申请编号 (``ZW`` and 14 digits) in ``text``, upper-cased."""
+    match = _APPLICATION_NO.search(text or "")
+    return match.group(0).upper() if match else None
+
+
+def parse_ordinal(text: str) -> int | None:
+    """``第二个`` / ``选2`` / ``2`` → 1 (a 0-based index); ``None`` if no number."""
+    match = re.search(r"([1-9]|[一二两三四五六七八九])", text or "")
+    if match is None:
+        return None
+    raw = match.group(1)
+    return (int(raw) if raw.isdigit() else _DIGITS[raw]) - 1
+
+
+def mask_id_number(value: str) -> str:
+    """``110105199001011234`` → ``110***********1234``."""
+    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "***"
+
+
+def mask_phone(value: str) -> str:
+    """``13800138000`` → ``138****8000``."""
+    digits = re.sub(r"\D", "", value)
+    return digits[:3] + "****" + digits[-4:] if len(digits) >= 7 else "****"

@@ -1,0 +1,190 @@
+"""Starting, restarting and cancelling a scenario run, and showing its checklist.
+
+A run starts with a fresh ``scenario_instance_id`` (part of the submission's
+idempotency key) and empty answers; changing answers keeps the id, so a
+retried submission of the same run is still recognised by the backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+
+from actions.scenario_form import current_scenario, match_scenario
+from actions.scenario_state import (
+    INSTANCE_SLOT,
+    SCENARIO_SLOT,
+    answers_from,
+    new_instance_id,
+    slots_to_clear,
+)
+from actions.services import get_services
+from knowledge_base.scenarios import (
+    Scenario,
+    ScenarioItem,
+    applicable_items,
+    merged_materials,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def clear_events(scenario: Scenario | None, keep_instance: bool) -> list[EventType]:
+    """Clear the run's slots, and ``requested_slot`` so that no stale request
+    lets the next message fill an old question."""
+    events: list[EventType] = [SlotSet(REQUESTED_SLOT, None)]
+    if scenario is not None:
+        cleared = slots_to_clear(scenario, keep_instance)
+        events += [SlotSet(key, value) for key, value in cleared.items()]
+    return events
+
+
+class ActionStartScenario(Action):
+    """Begin a fresh run of the scenario the citizen named (or ask which)."""
+
+    def name(self) -> str:
+        return "action_start_scenario"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        services = get_services()
+        entity = next(tracker.get_latest_entity_values(SCENARIO_SLOT), None)
+        scenario_id = match_scenario(
+            entity or tracker.latest_message.get("text"), services.scenarios
+        )
+        scenario = services.scenarios.get(scenario_id) if scenario_id else None
+        events = clear_events(scenario, keep_instance=False)
+        events += [
+            SlotSet(SCENARIO_SLOT, scenario_id),
+            SlotSet(INSTANCE_SLOT, new_instance_id()),
+        ]
+        if scenario is not None:
+            dispatcher.utter_message(
+                response="utter_scenario_intro",
+                scenario_name=scenario.name,
+                locality=scenario.locality,
+            )
+        logger.info("actions.scenario.started", extra={"scenario": scenario_id})
+        return events
+
+
+class ActionResetAnswers(Action):
+    """Ask the scenario's questions again, keeping the run's id."""
+
+    def name(self) -> str:
+        return "action_reset_answers"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        scenario = current_scenario(tracker)
+        if scenario is None:
+            dispatcher.utter_message(response="utter_nothing_to_submit")
+            return [ActiveLoop(None)]
+        dispatcher.utter_message(response="utter_answers_reset")
+        return [ActiveLoop(None), *clear_events(scenario, keep_instance=True)]
+
+
+class ActionCancelScenario(Action):
+    """Drop the run: answers, consent, 身份证号 and the run's id."""
+
+    def name(self) -> str:
+        return "action_cancel_scenario"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        scenario = current_scenario(tracker)
+        events = clear_events(scenario, keep_instance=True)
+        events += [SlotSet(SCENARIO_SLOT, None), SlotSet(INSTANCE_SLOT, None)]
+        dispatcher.utter_message(response="utter_scenario_cancelled")
+        logger.info(
+            "actions.scenario.cancelled", extra={"scenario": scenario and scenario.id}
+        )
+        return [ActiveLoop(None), *events]
+
+
+class ActionShowChecklist(Action):
+    """List the items that apply, their departments and routes, and the materials."""
+
+    def name(self) -> str:
+        return "action_show_checklist"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        scenario = current_scenario(tracker)
+        if scenario is None:
+            dispatcher.utter_message(response="utter_invalid_scenario")
+            return []
+        items = applicable_items(scenario, answers_from(tracker.slots, scenario))
+        dispatcher.utter_message(
+            response="utter_checklist_intro",
+            scenario_name=scenario.name,
+            locality=scenario.locality,
+            item_count=len(items),
+        )
+        for index, item in enumerate(items, start=1):
+            utter_item(dispatcher, scenario, item, index)
+        utter_materials(dispatcher, scenario, items)
+        logger.info(
+            "actions.checklist.shown",
+            extra={"scenario": scenario.id, "items": len(items)},
+        )
+        return []
+
+
+def utter_item(
+    dispatcher: CollectingDispatcher, scenario: Scenario, item: ScenarioItem, index: int
+) -> None:
+    """One item: name, department, routes, time; its route-only materials."""
+    dispatcher.utter_message(
+        response="utter_checklist_item"
+        if item.time_note
+        else "utter_checklist_item_no_time",
+        index=index,
+        item_name=item.name,
+        department=item.department,
+        routes="、".join(scenario.route_labels[route] for route in item.routes),
+        time_note=item.time_note or "",
+    )
+    for route, material_ids in item.route_materials.items():
+        dispatcher.utter_message(
+            response="utter_checklist_route_materials",
+            route=scenario.route_labels[route],
+            materials="、".join(scenario.materials[m].name for m in material_ids),
+        )
+
+
+def utter_materials(
+    dispatcher: CollectingDispatcher, scenario: Scenario, items: list[ScenarioItem]
+) -> None:
+    """The merged materials once, then each item's note on its materials."""
+    materials = merged_materials(scenario, items)
+    if materials:
+        lines = [
+            f"{n}. {m.name}" + (f"（{m.note}）" if m.note else "")
+            for n, m in enumerate(materials, start=1)
+        ]
+        dispatcher.utter_message(
+            response="utter_checklist_materials", materials="\n".join(lines)
+        )
+    for item in items:
+        if item.materials_note:
+            dispatcher.utter_message(
+                response="utter_checklist_materials_note",
+                item_name=item.name,
+                materials_note=item.materials_note,
+            )
+    sources = {source.url: source.title for item in items for source in item.sources}
+    dispatcher.utter_message(
+        response="utter_checklist_sources",
+        sources="\n".join(f"{title} {url}" for url, title in sources.items()),
+        locality_note=scenario.locality_note or "",
+    )

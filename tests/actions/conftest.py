@@ -1,0 +1,168 @@
+"""Fakes for the actions: a knowledge base, a backend, trackers and a dispatcher.
+
+No test here reaches a service; each fake records its calls and can be told to
+fail the way the real client fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backend_client import (
+    ApplicationReceipt,
+    Licence,
+    Profile,
+    ProfileNotFound,
+    ReceiptItem,
+)
+from actions.services import Services, use_services
+from bot.settings import PROJECT_ROOT
+from knowledge_base.scenarios import load_scenarios
+
+SCENARIO_DIR = PROJECT_ROOT / "knowledge_base" / "data" / "scenarios"
+# Fictional: area code 990101 belongs to no place (see backend/seed.py).
+FICTIONAL_ID = "990101198503120117"
+
+
+@dataclass
+class FakeKb:
+    """Answers from a table; ``error`` makes every call raise it."""
+
+    result: Any = None
+    documents: dict[str, Any] = field(default_factory=dict)
+    error: Exception | None = None
+    queries: list[str] = field(default_factory=list)
+
+    async def search(self, query: str, top_k: int = 3) -> Any:
+        self.queries.append(query)
+        if self.error:
+            raise self.error
+        return self.result
+
+    async def document(self, doc_id: str) -> Any:
+        self.queries.append(doc_id)
+        if self.error:
+            raise self.error
+        return self.documents.get(doc_id)
+
+
+@dataclass
+class FakeBackend:
+    """Keeps submissions by idempotency key, like the real backend."""
+
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    applications: dict[str, ApplicationReceipt] = field(default_factory=dict)
+    error: Exception | None = None
+    submissions: list[tuple[Any, str]] = field(default_factory=list)
+
+    async def get_profile(self, id_number: str) -> Profile:
+        if self.error:
+            raise self.error
+        if id_number not in self.profiles:
+            raise ProfileNotFound("profile_not_found", status=404)
+        return self.profiles[id_number]
+
+    async def submit_application(self, request: Any, key: str) -> ApplicationReceipt:
+        self.submissions.append((request, key))
+        if self.error:
+            raise self.error
+        by_key = {k: r for r, k in self.submissions[:-1]}
+        number = f"ZW2026120300{len(set(by_key) | {key}):04d}"
+        items = tuple(
+            ReceiptItem(i.item_id, i.name, i.department, i.route, "received")
+            for i in request.items
+        )
+        receipt = ApplicationReceipt(
+            number,
+            request.scenario_id,
+            "received",
+            items,
+            "2026-12-03T10:00:00Z",
+            replayed=key in by_key,
+        )
+        self.applications.setdefault(key, receipt)
+        return self.applications[key]
+
+    async def get_application(self, application_no: str) -> ApplicationReceipt:
+        if self.error:
+            raise self.error
+        for receipt in self.applications.values():
+            if receipt.application_no == application_no:
+                return receipt
+        from actions.backend_client import BackendRejected
+
+        raise BackendRejected("application_not_found", status=404)
+
+
+@pytest.fixture
+def scenarios() -> dict:
+    return load_scenarios(SCENARIO_DIR)
+
+
+@pytest.fixture
+def kb() -> FakeKb:
+    return FakeKb()
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    profile = Profile(
+        FICTIONAL_ID,
+        "张晓明",
+        "13000000001",
+        "示范市示范区人民路18号",
+        (Licence("营业执照", "92990101000000001X", "示范市示范区晓明小吃店"),),
+    )
+    return FakeBackend(profiles={FICTIONAL_ID: profile})
+
+
+@pytest.fixture(autouse=True)
+def services(kb: FakeKb, backend: FakeBackend, scenarios: dict):
+    installed = Services(kb=kb, backend=backend, scenarios=scenarios)
+    use_services(installed)
+    yield installed
+    use_services(None)
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+def make_tracker(
+    text: str = "",
+    intent: str | None = None,
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    new_slots: dict[str, Any] | None = None,
+    requested_slot: str | None = None,
+    sender_id: str = "citizen-1",
+) -> Tracker:
+    """A tracker whose latest turn filled ``new_slots`` (as the form does)."""
+    all_slots = {"requested_slot": requested_slot, **(slots or {}), **(new_slots or {})}
+    events: list[dict[str, Any]] = [{"event": "user", "text": text}]
+    events += [
+        {"event": "slot", "name": k, "value": v} for k, v in (new_slots or {}).items()
+    ]
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9} if intent else {},
+        "entities": entities or [],
+    }
+    return Tracker(
+        sender_id, all_slots, latest, events, False, None, {}, "action_listen"
+    )
+
+
+def responses(dispatcher: CollectingDispatcher) -> list[str]:
+    """The response names the action sent, in order."""
+    return [message.get("response") for message in dispatcher.messages]
+
+
+def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}

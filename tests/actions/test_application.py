@@ -1,0 +1,242 @@
+"""Consent, 身份证号, the pre-filled form and an idempotent submission."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.application import (
+    ActionPrefillApplication,
+    ActionSubmitApplication,
+    ValidateConfirmForm,
+    ValidatePrefillForm,
+)
+from actions.backend_client import BackendRejected, BackendUnavailable
+from actions.scenario_state import idempotency_key
+from tests.actions.conftest import FICTIONAL_ID, make_tracker, responses, slot_events
+
+ANSWERS = {
+    "scenario": "restaurant",
+    "scenario_instance_id": "run-1",
+    "venue_area": 120.0,
+    "has_entertainment": False,
+    "has_business_licence": False,
+    "business_type": "individual",
+    "sells_tobacco": True,
+    "outdoor_sign": False,
+}
+PREFILL_DOMAIN = {
+    "forms": {"prefill_form": {"required_slots": ["prefill_consent", "id_number"]}}
+}
+CONFIRM_DOMAIN = {"forms": {"confirm_form": {"required_slots": ["confirm_submission"]}}}
+
+
+async def validate_prefill(dispatcher, text, slot, intent="inform", slots=None):
+    tracker = make_tracker(
+        text, intent=intent, slots=slots, new_slots={slot: text}, requested_slot=slot
+    )
+    return slot_events(
+        await ValidatePrefillForm().run(dispatcher, tracker, PREFILL_DOMAIN)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("同意", True), ("不同意", False), ("好的", True)]
+)
+async def test_consent_reads_yes_and_no(dispatcher, text, value):
+    assert (await validate_prefill(dispatcher, text, "prefill_consent"))[
+        "prefill_consent"
+    ] is value
+
+
+async def test_unclear_consent_is_re_asked(dispatcher):
+    slots = await validate_prefill(dispatcher, "这是干嘛的", "prefill_consent")
+    assert slots["prefill_consent"] is None
+    assert responses(dispatcher) == ["utter_invalid_yes_no"]
+
+
+async def test_valid_id_number_is_kept_normalised(dispatcher):
+    slots = await validate_prefill(dispatcher, f" {FICTIONAL_ID} ", "id_number")
+    assert slots["id_number"] == FICTIONAL_ID
+
+
+@pytest.mark.parametrize(
+    ("text", "reprompt"),
+    [
+        ("12345", "utter_invalid_id_number_length"),
+        ("99010119850312011A", "utter_invalid_id_number_characters"),
+        ("990101198513120117", "utter_invalid_id_number_birth_date"),
+        (FICTIONAL_ID[:-1] + "0", "utter_invalid_id_number_check_digit"),
+    ],
+)
+async def test_bad_id_numbers_are_re_asked_with_the_reason(dispatcher, text, reprompt):
+    slots = await validate_prefill(dispatcher, text, "id_number")
+    assert slots["id_number"] is None
+    assert responses(dispatcher) == [reprompt]
+
+
+@pytest.mark.parametrize(("text", "value"), [("确认提交", True), ("先不提交", False)])
+async def test_confirmation_reads_the_buttons(dispatcher, text, value):
+    intent = "submit_application" if value else "deny"
+    tracker = make_tracker(
+        text,
+        intent=intent,
+        new_slots={"confirm_submission": text},
+        requested_slot="confirm_submission",
+    )
+    events = await ValidateConfirmForm().run(dispatcher, tracker, CONFIRM_DOMAIN)
+    assert slot_events(events)["confirm_submission"] is value
+
+
+async def prefill(dispatcher, consent=True, id_number=FICTIONAL_ID):
+    slots = {**ANSWERS, "prefill_consent": consent, "id_number": id_number}
+    tracker = make_tracker("", slots=slots)
+    return await ActionPrefillApplication().run(dispatcher, tracker, {})
+
+
+async def test_prefill_shows_the_profile_masked(dispatcher):
+    await prefill(dispatcher)
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_integrated_application"
+    assert message["applicant_name"] == "张晓明"
+    assert message["id_masked"] == "990***********0117"
+    assert message["phone_masked"] == "130****0001"
+    assert FICTIONAL_ID not in str(message) and "13000000001" not in str(message)
+    assert "个体工商户设立登记（营业执照）" in message["items"]
+    assert "经营场所面积：120平方米" in message["answers"]
+
+
+async def test_prefill_without_consent_shows_the_plain_form(dispatcher, backend):
+    backend.error = AssertionError("the profile must not be read without consent")
+    events = await prefill(dispatcher, consent=False)
+    assert responses(dispatcher) == ["utter_integrated_application_plain"]
+    assert slot_events(events) == {"prefill_consent": False}
+
+
+async def test_profile_not_found_says_so_and_goes_on_without_prefill(dispatcher):
+    events = await prefill(dispatcher, id_number="990101197811020316")
+    assert responses(dispatcher) == [
+        "utter_profile_not_found",
+        "utter_integrated_application_plain",
+    ]
+    assert slot_events(events) == {"prefill_consent": False}
+
+
+async def test_profile_service_down_goes_on_without_prefill(dispatcher, backend):
+    backend.error = BackendUnavailable("backend_unreachable")
+    await prefill(dispatcher)
+    assert responses(dispatcher) == [
+        "utter_prefill_unavailable",
+        "utter_integrated_application_plain",
+    ]
+
+
+async def test_prefill_without_an_id_number_has_nothing_to_show(dispatcher):
+    await prefill(dispatcher, id_number=None)
+    assert responses(dispatcher) == ["utter_nothing_to_submit"]
+
+
+def submit_tracker(confirm=True, intent="affirm", sender_id="citizen-1", **extra):
+    slots = {
+        **ANSWERS,
+        "prefill_consent": True,
+        "id_number": FICTIONAL_ID,
+        "confirm_submission": confirm,
+        **extra,
+    }
+    return make_tracker("确认提交", intent=intent, slots=slots, sender_id=sender_id)
+
+
+async def test_submit_sends_the_applicable_items_with_the_run_key(dispatcher, backend):
+    events = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+    request, key = backend.submissions[0]
+    assert key == idempotency_key("citizen-1", "run-1")
+    assert request.applicant_id_number == FICTIONAL_ID
+    assert {item.item_id for item in request.items} >= {
+        "business_licence_individual",
+        "tobacco_retail_licence",
+    }
+    assert all(item.route in {"normal", "commitment"} for item in request.items)
+    number = slot_events(events)["application_no"]
+    assert dispatcher.messages[-1]["response"] == "utter_application_submitted"
+    assert dispatcher.messages[-1]["application_no"] == number
+
+
+async def test_resubmitting_the_same_run_gives_the_same_application(
+    dispatcher, backend
+):
+    first = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+    again = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+    assert slot_events(first)["application_no"] == slot_events(again)["application_no"]
+    assert len({key for _, key in backend.submissions}) == 1
+
+
+def test_idempotency_key_is_stable_and_specific():
+    assert idempotency_key("citizen-1", "run-1") == idempotency_key(
+        "citizen-1", "run-1"
+    )
+    assert idempotency_key("citizen-1", "run-1") != idempotency_key(
+        "citizen-1", "run-2"
+    )
+    assert idempotency_key("citizen-1", "run-1") != idempotency_key(
+        "citizen-2", "run-1"
+    )
+
+
+async def test_backend_down_keeps_everything_for_a_retry(dispatcher, backend):
+    backend.error = BackendUnavailable("backend_timeout")
+    events = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+    assert responses(dispatcher) == ["utter_submission_failed_kept"]
+    assert all(e["name"] == "confirm_submission" for e in events)
+
+    backend.error = None
+    retry = submit_tracker(confirm=True, intent="submit_application")
+    events = await ActionSubmitApplication().run(dispatcher, retry, {})
+    assert backend.submissions[0][1] == backend.submissions[1][1]
+    assert slot_events(events)["application_no"].startswith("ZW")
+
+
+@pytest.mark.parametrize(
+    ("code", "reply"),
+    [
+        ("idempotency_conflict", "utter_submission_conflict"),
+        ("invalid_request", "utter_submission_rejected"),
+    ],
+)
+async def test_backend_rejection_is_named(dispatcher, backend, code, reply):
+    backend.error = BackendRejected(code, status=409)
+    await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+    assert responses(dispatcher) == [reply]
+
+
+async def test_not_confirmed_offers_change_or_cancel(dispatcher, backend):
+    events = await ActionSubmitApplication().run(
+        dispatcher, submit_tracker(confirm=False, intent="deny"), {}
+    )
+    assert responses(dispatcher) == ["utter_offer_change_or_cancel"]
+    assert slot_events(events) == {"confirm_submission": None}
+    assert backend.submissions == []
+
+
+async def test_saying_submit_after_declining_submits(dispatcher, backend):
+    tracker = submit_tracker(confirm=None, intent="submit_application")
+    await ActionSubmitApplication().run(dispatcher, tracker, {})
+    assert len(backend.submissions) == 1
+
+
+@pytest.mark.parametrize(
+    "missing", ["scenario", "scenario_instance_id", "id_number", "sells_tobacco"]
+)
+async def test_nothing_to_submit_without_a_complete_run(dispatcher, backend, missing):
+    tracker = submit_tracker(**{missing: None})
+    await ActionSubmitApplication().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_nothing_to_submit"]
+    assert backend.submissions == []
+
+
+async def test_profile_refused_goes_on_without_prefill(dispatcher, backend):
+    backend.error = BackendRejected("invalid_id_number", status=400)
+    await prefill(dispatcher)
+    assert responses(dispatcher) == [
+        "utter_prefill_unavailable",
+        "utter_integrated_application_plain",
+    ]

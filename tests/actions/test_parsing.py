@@ -1,0 +1,176 @@
+"""Tables of Chinese answers and what the dialogue reads from them."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions import parsing
+
+# A brute-force oracle for GB 11643-1999: the check character makes
+# sum(a_i * 2^(17-i)) ≡ 1 (mod 11), with X standing for 10.
+
+
+def oracle_check_digit(first_17: str) -> str:
+    for candidate in "0123456789X":
+        value = 10 if candidate == "X" else int(candidate)
+        digits = [int(ch) for ch in first_17] + [value]
+        if sum(d * pow(2, 17 - i, 11) for i, d in enumerate(digits)) % 11 == 1:
+            return candidate
+    raise AssertionError("no check digit")
+
+
+@pytest.mark.parametrize(
+    ("text", "square_metres", "approximate"),
+    [
+        ("120", 120.0, False),
+        ("120㎡", 120.0, False),
+        ("120平米", 120.0, False),
+        ("80 平方米", 80.0, False),
+        ("一百二十平", 120.0, False),
+        ("一百二", 120.0, False),
+        ("两百平米", 200.0, False),
+        ("三百多平", 300.0, True),
+        ("一百来平", 100.0, True),
+        ("大概150平", 150.0, True),
+        ("五十平左右", 50.0, True),
+        ("100到150平", 150.0, True),
+        ("1,200平方米", 1200.0, False),
+        ("两千零五平", 2005.0, False),
+        ("一万二", 12000.0, False),
+        ("三十五点五平", 35.5, False),
+        ("35.5平米", 35.5, False),
+        ("十五平", 15.0, False),
+    ],
+)
+def test_parse_area_reads_numbers_written_any_way(text, square_metres, approximate):
+    assert parsing.parse_area(text) == parsing.AreaAnswer(square_metres, approximate)
+
+
+@pytest.mark.parametrize(
+    "text", ["很大", "不知道", "", "0", "0平", "五六十平", "999999平"]
+)
+def test_parse_area_refuses_what_is_not_an_area(text):
+    assert parsing.parse_area(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有", True),
+        ("有的", True),
+        ("是的", True),
+        ("对", True),
+        ("卖", True),
+        ("要", True),
+        ("嗯嗯", True),
+        ("已经办了", True),
+        ("营业执照拿到了", True),
+        ("同意", True),
+        ("确认提交", True),
+        ("先不提交", False),
+        ("没有", False),
+        ("没", False),
+        ("不是", False),
+        ("不卖", False),
+        ("不要", False),
+        ("还没办", False),
+        ("不同意", False),
+        ("无", False),
+        ("有没有", None),
+        ("要不要挂", None),
+        ("不知道", None),
+        ("这是干嘛的", None),
+        ("是吗？", None),
+        ("为什么要卖烟", None),
+        ("还没想好", None),
+        ("随便", None),
+        ("", None),
+    ],
+)
+def test_parse_yes_no(text, expected):
+    assert parsing.parse_yes_no(text) is expected
+
+
+OPTIONS = {"individual": ("个体工商户", "个体户", "个体"), "company": ("公司", "企业")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("个体户", "individual"),
+        ("就个体工商户吧", "individual"),
+        ("注册成公司", "company"),
+        ("个体户，不是公司", "individual"),
+        ("个体户或者公司都行", None),
+        ("还没想", None),
+    ],
+)
+def test_parse_choice_needs_exactly_one_option(text, expected):
+    assert parsing.parse_choice(text, OPTIONS) == expected
+
+
+@pytest.mark.parametrize(
+    "first_17",
+    [
+        "99010119850312011",
+        "99010119781102031",
+        "11010519491231002",
+        "44030419990101123",
+    ],
+)
+def test_id_check_digit_matches_the_oracle(first_17):
+    assert parsing.id_check_digit(first_17) == oracle_check_digit(first_17)
+
+
+def fictional(first_17: str) -> str:
+    return first_17 + oracle_check_digit(first_17)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (fictional("99010119850312011"), None),
+        (fictional("99010119491231001").lower(), None),
+        (" 990101 19850312 011" + oracle_check_digit("99010119850312011"), None),
+        ("99010119850312011", "length"),
+        ("9901011985031201177", "length"),
+        ("99010119850312A117", "characters"),
+        (fictional("99010119851332011"), "birth_date"),
+        (fictional("99010121500101011"), "birth_date"),
+        ("990101198503120110", "check_digit"),
+    ],
+)
+def test_check_id_number_names_the_problem(text, problem):
+    assert parsing.check_id_number(text).problem == problem
+
+
+def test_check_id_number_normalises_a_lower_case_x():
+    number = fictional("99010119491231001")
+    assert number.endswith("X")
+    assert parsing.check_id_number(number.lower()).value == number
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("查一下ZW20261203000001的进度", "ZW20261203000001"),
+        ("zw20261203000001", "ZW20261203000001"),
+        ("ZW2026120300000", None),
+        ("ZW202612030000011", None),
+        ("我的申请进度", None),
+    ],
+)
+def test_find_application_no(text, expected):
+    assert parsing.find_application_no(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "index"), [("第一个", 0), ("选2", 1), ("第三条", 2), ("就是这个", None)]
+)
+def test_parse_ordinal(text, index):
+    assert parsing.parse_ordinal(text) == index
+
+
+def test_masks_keep_only_the_ends():
+    assert parsing.mask_id_number("990101198503120117") == "990***********0117"
+    assert parsing.mask_phone("13000000001") == "130****0001"

@@ -1,0 +1,286 @@
+"""validate_scenario_form: required slots from the package, answers, re-asks."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.scenario_flow import (
+    ActionCancelScenario,
+    ActionResetAnswers,
+    ActionShowChecklist,
+    ActionStartScenario,
+)
+from actions.scenario_form import ValidateScenarioForm, match_scenario
+from tests.actions.conftest import make_tracker, responses, slot_events
+
+DOMAIN = {
+    "forms": {
+        "scenario_form": {
+            "required_slots": [
+                "scenario",
+                "venue_area",
+                "has_entertainment",
+                "has_business_licence",
+                "business_type",
+                "sells_tobacco",
+                "outdoor_sign",
+            ]
+        }
+    }
+}
+
+
+EARLIER = {"venue_area": 80.0, "has_entertainment": False, "has_business_licence": True}
+
+
+async def validate(dispatcher, text, slot, intent="inform", slots=None):
+    earlier = {key: value for key, value in EARLIER.items() if key != slot}
+    tracker = make_tracker(
+        text,
+        intent=intent,
+        slots={"scenario": "restaurant", **earlier, **(slots or {})},
+        new_slots={slot: text},
+        requested_slot=slot,
+    )
+    return await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+
+
+@pytest.mark.parametrize(
+    ("slot", "text", "value"),
+    [
+        ("venue_area", "一百二十平", 120.0),
+        ("venue_area", "三百多平", 300.0),
+        ("has_business_licence", "还没有", False),
+        ("business_type", "个体户", "individual"),
+        ("sells_tobacco", "不卖", False),
+        ("outdoor_sign", "要挂", True),
+    ],
+)
+async def test_readable_answers_are_kept(dispatcher, slot, text, value):
+    events = await validate(
+        dispatcher, text, slot, slots={"has_business_licence": False}
+    )
+    assert slot_events(events)[slot] == value
+    assert dispatcher.messages == []
+
+
+async def test_a_short_answer_is_kept_whatever_intent_the_nlu_guessed(dispatcher):
+    events = await validate(
+        dispatcher,
+        "个体户",
+        "business_type",
+        intent="ask_question",
+        slots={"has_business_licence": False},
+    )
+    assert slot_events(events)["business_type"] == "individual"
+
+
+@pytest.mark.parametrize(("text", "value"), [("/affirm", True), ("/deny", False)])
+async def test_a_payload_intent_answers_a_yes_no_question(dispatcher, text, value):
+    intent = text.removeprefix("/")
+    events = await validate(dispatcher, text, "sells_tobacco", intent=intent)
+    assert slot_events(events)["sells_tobacco"] is value
+
+
+async def test_a_typed_answer_is_never_read_from_the_intent_alone(dispatcher):
+    events = await validate(dispatcher, "很大", "sells_tobacco", intent="affirm")
+    assert slot_events(events)["sells_tobacco"] is None
+    assert responses(dispatcher) == ["utter_invalid_yes_no"]
+
+
+@pytest.mark.parametrize(
+    ("slot", "text", "reprompt"),
+    [
+        ("venue_area", "挺大的", "utter_invalid_area"),
+        ("has_business_licence", "不知道", "utter_invalid_yes_no"),
+        ("business_type", "都行", "utter_invalid_business_type"),
+    ],
+)
+async def test_unreadable_answers_are_re_asked_with_what_is_expected(
+    dispatcher, slot, text, reprompt
+):
+    events = await validate(
+        dispatcher, text, slot, slots={"has_business_licence": False}
+    )
+    assert responses(dispatcher) == [reprompt]
+    assert slot_events(events)[slot] is None
+
+
+async def test_a_question_mid_form_steps_aside_for_the_rules(dispatcher):
+    events = await validate(
+        dispatcher, "社保怎么交", "venue_area", intent="ask_question"
+    )
+    rejected = [e for e in events if e["event"] == "action_execution_rejected"]
+    assert [e["name"] for e in rejected] == ["scenario_form"]
+    assert slot_events(events)["venue_area"] is None
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("intent", ["cancel", "request_agent", "change_answers"])
+async def test_a_confident_command_wins_over_a_readable_answer(dispatcher, intent):
+    events = await validate(dispatcher, "不办了", "has_business_licence", intent=intent)
+    assert any(e["event"] == "action_execution_rejected" for e in events)
+    assert slot_events(events)["has_business_licence"] is None
+
+
+async def test_an_unsure_command_does_not_override_the_answer(dispatcher):
+    tracker = make_tracker(
+        "没有",
+        intent="cancel",
+        slots={
+            "scenario": "restaurant",
+            "venue_area": 80.0,
+            "has_entertainment": False,
+        },
+        new_slots={"has_business_licence": "没有"},
+        requested_slot="has_business_licence",
+    )
+    tracker.latest_message["intent"]["confidence"] = 0.5
+    events = await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+    assert slot_events(events)["has_business_licence"] is False
+
+
+async def test_business_type_is_skipped_when_a_licence_is_held(dispatcher):
+    events = await validate(dispatcher, "有", "has_business_licence")
+    assert slot_events(events)["requested_slot"] == "sells_tobacco"
+
+
+async def test_business_type_is_asked_when_no_licence_is_held(dispatcher):
+    events = await validate(dispatcher, "没有", "has_business_licence")
+    tracker = make_tracker(slots={"scenario": "restaurant", **slot_events(events)})
+    required = await ValidateScenarioForm().required_slots([], dispatcher, tracker, {})
+    assert required.index("business_type") == required.index("has_business_licence") + 1
+
+
+async def test_form_ends_when_every_applicable_question_is_answered(dispatcher):
+    answered = {
+        "venue_area": 80.0,
+        "has_business_licence": True,
+        "sells_tobacco": False,
+    }
+    events = await validate(dispatcher, "不挂", "outdoor_sign", slots=answered)
+    assert slot_events(events)["requested_slot"] is None
+
+
+async def test_scenario_named_in_free_text_is_recognised(dispatcher):
+    tracker = make_tracker(
+        "开个火锅店", new_slots={"scenario": "开个火锅店"}, requested_slot="scenario"
+    )
+    events = await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+    assert slot_events(events)["scenario"] == "restaurant"
+    assert slot_events(events)["requested_slot"] == "venue_area"
+
+
+async def test_unknown_scenario_is_re_asked(dispatcher):
+    tracker = make_tracker(
+        "开网吧", new_slots={"scenario": "开网吧"}, requested_slot="scenario"
+    )
+    events = await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+    assert responses(dispatcher) == ["utter_invalid_scenario"]
+    assert slot_events(events)["scenario"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("restaurant", "restaurant"),
+        ("饭店", "restaurant"),
+        ("开网吧", None),
+        (None, None),
+    ],
+)
+def test_match_scenario(scenarios, value, expected):
+    assert match_scenario(value, scenarios) == expected
+
+
+async def test_start_gives_a_fresh_run_and_clears_old_answers(dispatcher):
+    tracker = make_tracker(
+        "我想开饭店",
+        intent="start_scenario",
+        slots={"venue_area": 99.0, "id_number": "x", "application_no": "ZW1"},
+        entities=[{"entity": "scenario", "value": "restaurant"}],
+    )
+    first = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    second = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    assert first["scenario"] == "restaurant"
+    assert first["venue_area"] is None and first["id_number"] is None
+    assert first["application_no"] is None
+    assert first["requested_slot"] is None
+    assert first["scenario_instance_id"] != second["scenario_instance_id"]
+    assert responses(dispatcher)[0] == "utter_scenario_intro"
+
+
+async def test_start_without_a_known_scenario_leaves_the_form_to_ask(dispatcher):
+    tracker = make_tracker("我想办一件事", intent="start_scenario")
+    events = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    assert events["scenario"] is None
+    assert dispatcher.messages == []
+
+
+async def test_reset_keeps_the_run_id_and_clears_the_answers(dispatcher):
+    tracker = make_tracker(
+        "修改回答",
+        slots={
+            "scenario": "restaurant",
+            "scenario_instance_id": "run-1",
+            "venue_area": 80.0,
+            "confirm_submission": False,
+        },
+    )
+    events = await ActionResetAnswers().run(dispatcher, tracker, {})
+    slots = slot_events(events)
+    assert slots["venue_area"] is None and slots["confirm_submission"] is None
+    assert "scenario_instance_id" not in slots
+    assert responses(dispatcher) == ["utter_answers_reset"]
+
+
+async def test_reset_without_a_scenario_says_nothing_to_submit(dispatcher):
+    await ActionResetAnswers().run(dispatcher, make_tracker("修改回答"), {})
+    assert responses(dispatcher) == ["utter_nothing_to_submit"]
+
+
+async def test_cancel_drops_the_run(dispatcher):
+    tracker = make_tracker(
+        "不办了",
+        slots={
+            "scenario": "restaurant",
+            "scenario_instance_id": "run-1",
+            "id_number": "990101198503120117",
+        },
+    )
+    events = await ActionCancelScenario().run(dispatcher, tracker, {})
+    slots = slot_events(events)
+    assert slots["scenario"] is None and slots["scenario_instance_id"] is None
+    assert slots["id_number"] is None
+    assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
+    assert slots["requested_slot"] is None
+    assert responses(dispatcher) == ["utter_scenario_cancelled"]
+
+
+async def test_checklist_lists_items_then_merged_materials_then_sources(dispatcher):
+    answers = {
+        "venue_area": 320.0,
+        "has_entertainment": False,
+        "has_business_licence": False,
+        "business_type": "individual",
+        "sells_tobacco": True,
+        "outdoor_sign": False,
+    }
+    tracker = make_tracker("", slots={"scenario": "restaurant", **answers})
+    await ActionShowChecklist().run(dispatcher, tracker, {})
+    sent = responses(dispatcher)
+    assert sent[0] == "utter_checklist_intro"
+    assert dispatcher.messages[0]["item_count"] == 5
+    item_names = [m["item_name"] for m in dispatcher.messages if "index" in m]
+    assert item_names[0] == "个体工商户设立登记（营业执照）"
+    assert "烟草专卖零售许可证（新办）" in item_names
+    materials = next(
+        m for m in dispatcher.messages if m["response"] == "utter_checklist_materials"
+    )
+    assert materials["materials"].count("营业执照") == 1
+    assert sent[-1] == "utter_checklist_sources"
+
+
+async def test_checklist_without_a_scenario_says_so(dispatcher):
+    await ActionShowChecklist().run(dispatcher, make_tracker(""), {})
+    assert responses(dispatcher) == ["utter_invalid_scenario"]

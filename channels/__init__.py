@@ -1,0 +1,5 @@
+"""Rasa input channels: the web chat page (``channels.web``).
+
+Each channel module has the shape of Rasa's own channels; its protocol work
+sits in a pure module beside it (``channels.web_protocol``).
+"""

@@ -1,0 +1,323 @@
+/*
+ * 政务智能助手 chat page: sends what the citizen types to the web channel's
+ * webhook and renders the replies. No framework and no external resources.
+ *
+ * Safety rule: text from the user or the bot only ever reaches the page
+ * through textContent or createTextNode; links are anchor elements built
+ * here, and only for http(s) URLs. Never use innerHTML for that text.
+ */
+(function () {
+  "use strict";
+
+  var SENDER_KEY = "zw.chat.sender";
+  var SENDER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+  var REQUEST_TIMEOUT_MS = 60000;
+  // Stops at whitespace, quotes, angle brackets and CJK text or punctuation,
+  // so "来源：标题 https://example.gov.cn/a。" links only the URL.
+  var URL_PATTERN =
+    /https?:\/\/[^\s<>"'\u2018-\u201f\u2026\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]+/g;
+  var TRAILING_PUNCTUATION = /[.,;:!?)\]}]+$/;
+  var SOURCE_PREFIX = "来源";
+
+  var TEXT = {
+    unreachable: "无法连接到服务，请检查网络后重试。",
+    timeout: "服务响应超时，请稍后再试。",
+    unavailable: "服务暂时不可用，请稍后再试。",
+    empty: "请输入您要咨询的问题。",
+    failed: "未发送成功",
+    bot: "助手：",
+    user: "我：",
+    choices: "可选回复",
+  };
+
+  var scroller = document.getElementById("scroller");
+  var messages = document.getElementById("messages");
+  var typing = document.getElementById("typing");
+  var errorLine = document.getElementById("error");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("input");
+  var sendButton = document.getElementById("send");
+  var webhookUrl = new URL("webhook", document.baseURI).href;
+  var senderId = loadSenderId();
+  var pending = false;
+
+  function newSenderId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    var hex = Array.prototype.map
+      .call(bytes, function (b) {
+        return b.toString(16).padStart(2, "0");
+      })
+      .join("");
+    return "web-" + hex;
+  }
+
+  function loadSenderId() {
+    try {
+      var stored = window.localStorage.getItem(SENDER_KEY);
+      if (stored && SENDER_PATTERN.test(stored)) {
+        return stored;
+      }
+      var fresh = newSenderId();
+      window.localStorage.setItem(SENDER_KEY, fresh);
+      return fresh;
+    } catch (err) {
+      // Storage is off (private mode or policy): one id for this page load.
+      return newSenderId();
+    }
+  }
+
+  function makeLink(url) {
+    var parsed;
+    try {
+      parsed = new URL(url);
+    } catch (err) {
+      return null;
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      return null;
+    }
+    var link = document.createElement("a");
+    link.href = parsed.href;
+    link.textContent = url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    return link;
+  }
+
+  function appendLinkified(parent, text) {
+    var last = 0;
+    var match;
+    URL_PATTERN.lastIndex = 0;
+    while ((match = URL_PATTERN.exec(text)) !== null) {
+      var url = match[0].replace(TRAILING_PUNCTUATION, "");
+      var link = url.length > 0 ? makeLink(url) : null;
+      if (link === null) {
+        continue;
+      }
+      if (match.index > last) {
+        parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      }
+      parent.appendChild(link);
+      last = match.index + url.length;
+    }
+    if (last < text.length) {
+      parent.appendChild(document.createTextNode(text.slice(last)));
+    }
+  }
+
+  function appendRichText(parent, text) {
+    text.split("\n").forEach(function (line, index) {
+      if (index > 0) {
+        parent.appendChild(document.createTextNode("\n"));
+      }
+      var target = parent;
+      if (line.trim().indexOf(SOURCE_PREFIX) === 0) {
+        target = document.createElement("span");
+        target.className = "source";
+        parent.appendChild(target);
+      }
+      appendLinkified(target, line);
+    });
+  }
+
+  function createMessage(role) {
+    var item = document.createElement("div");
+    item.className = "message message-" + role;
+    var label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = role === "bot" ? TEXT.bot : TEXT.user;
+    item.appendChild(label);
+    messages.appendChild(item);
+    return item;
+  }
+
+  function appendBubble(item, text, rich) {
+    var bubble = document.createElement("div");
+    bubble.className = "bubble";
+    if (rich) {
+      appendRichText(bubble, text);
+    } else {
+      bubble.textContent = text;
+    }
+    item.appendChild(bubble);
+  }
+
+  function scrollToEnd() {
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  // A long answer is read from its start: keep the question at the top
+  // instead of jumping to the answer's last line.
+  function revealFrom(item) {
+    var below = scroller.scrollHeight - item.offsetTop;
+    if (below <= scroller.clientHeight) {
+      scrollToEnd();
+    } else {
+      scroller.scrollTop = item.offsetTop - 8;
+    }
+  }
+
+  function renderButtons(item, buttons) {
+    var group = document.createElement("div");
+    group.className = "buttons";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", TEXT.choices);
+    buttons.forEach(function (choice) {
+      if (!choice || typeof choice.title !== "string" || typeof choice.payload !== "string") {
+        return;
+      }
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = choice.title;
+      button.addEventListener("click", function (event) {
+        onChoice(event, group, button, choice);
+      });
+      group.appendChild(button);
+    });
+    if (group.childElementCount > 0) {
+      item.appendChild(group);
+    }
+  }
+
+  function setGroupDisabled(group, disabled) {
+    Array.prototype.forEach.call(group.querySelectorAll("button"), function (b) {
+      b.disabled = disabled;
+    });
+  }
+
+  function onChoice(event, group, button, choice) {
+    if (pending) {
+      return;
+    }
+    setGroupDisabled(group, true);
+    button.setAttribute("aria-pressed", "true");
+    // A keyboard click (detail 0) would leave focus on a disabled button.
+    if (event.detail === 0) {
+      input.focus();
+    }
+    send(choice.payload, choice.title).then(function (ok) {
+      if (!ok) {
+        button.removeAttribute("aria-pressed");
+        setGroupDisabled(group, false);
+      }
+    });
+  }
+
+  function renderReply(reply) {
+    if (!reply || typeof reply !== "object") {
+      return;
+    }
+    var text = typeof reply.text === "string" ? reply.text : "";
+    var buttons = Array.isArray(reply.buttons) ? reply.buttons : [];
+    // Images, attachments and custom payloads are not shown on this page.
+    if (!text && buttons.length === 0) {
+      return;
+    }
+    var item = createMessage("bot");
+    if (text) {
+      appendBubble(item, text, true);
+    }
+    renderButtons(item, buttons);
+  }
+
+  function showError(text) {
+    errorLine.textContent = text;
+    errorLine.hidden = false;
+  }
+
+  function clearError() {
+    errorLine.textContent = "";
+    errorLine.hidden = true;
+  }
+
+  function setPending(value) {
+    pending = value;
+    sendButton.disabled = value;
+    typing.hidden = !value;
+    messages.setAttribute("aria-busy", value ? "true" : "false");
+  }
+
+  function ChatError(text) {
+    this.text = text;
+  }
+
+  async function postMessage(text) {
+    var controller = new AbortController();
+    var timer = window.setTimeout(function () {
+      controller.abort();
+    }, REQUEST_TIMEOUT_MS);
+    var response;
+    try {
+      response = await window.fetch(webhookUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender: senderId, message: text }),
+        signal: controller.signal,
+        cache: "no-store",
+      });
+    } catch (err) {
+      throw new ChatError(controller.signal.aborted ? TEXT.timeout : TEXT.unreachable);
+    } finally {
+      window.clearTimeout(timer);
+    }
+    var body = await response.json().catch(function () {
+      return null;
+    });
+    if (!response.ok) {
+      // The channel's 4xx messages are Chinese and written for the citizen.
+      var known = response.status < 500 && body && body.error;
+      throw new ChatError(known && typeof known.message === "string" ? known.message : TEXT.unavailable);
+    }
+    if (!Array.isArray(body)) {
+      throw new ChatError(TEXT.unavailable);
+    }
+    return body;
+  }
+
+  async function send(text, shown) {
+    setPending(true);
+    clearError();
+    var item = createMessage("user");
+    appendBubble(item, shown, false);
+    scrollToEnd();
+    try {
+      var replies = await postMessage(text);
+      replies.forEach(renderReply);
+      return true;
+    } catch (err) {
+      var status = document.createElement("span");
+      status.className = "message-status";
+      status.textContent = TEXT.failed;
+      item.appendChild(status);
+      showError(err instanceof ChatError ? err.text : TEXT.unavailable);
+      return false;
+    } finally {
+      setPending(false);
+      revealFrom(item);
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text) {
+      showError(TEXT.empty);
+      input.focus();
+      return;
+    }
+    if (pending) {
+      return;
+    }
+    input.value = "";
+    send(text, text).then(function (ok) {
+      // Nothing the citizen typed is lost: put it back to retry.
+      if (!ok && !input.value) {
+        input.value = text;
+      }
+    });
+  });
+
+  // TODO(#4): show the earlier turns after a reload (the tracker keeps them).
+  setPending(false);
+})();

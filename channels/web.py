@@ -1,0 +1,186 @@
+"""The web chat channel: serves the chat page and its REST-style webhook.
+
+Enable it in credentials.yml as ``channels.web.WebChatInput:``. Routes, under
+``/webhooks/web/``, are described in docs/channels.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.privacy import hash_user
+from bot.settings import load_settings
+from channels import errors, web_protocol
+from channels.errors import ChannelError, InvalidRequestError, ProcessingError
+from channels.web_assets import PAGE_NAME, STATIC_DIR, Asset, load_assets
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class WebChatInput(RestInput):
+    """The citizen-facing chat page and the webhook it talks to."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "web"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        """Build the channel from its credentials.yml section and the settings.
+
+        Raises:
+            ValueError: the section holds an invalid option.
+        """
+        options = web_protocol.parse_options(credentials)
+        return cls(
+            user_hash_key=load_settings().user_hash_key,
+            max_message_chars=options.max_message_chars,
+        )
+
+    def __init__(
+        self,
+        user_hash_key: str,
+        max_message_chars: int = web_protocol.MAX_MESSAGE_CHARS,
+        static_dir: Path = STATIC_DIR,
+    ) -> None:
+        self.user_hash_key = user_hash_key
+        self.max_message_chars = max_message_chars
+        self.static_dir = static_dir
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The page, its files, a health check and the webhook.
+
+        Raises:
+            AssetMissingError: a file of the page is missing (at start-up).
+        """
+        assets = load_assets(self.static_dir)
+        module = inspect.getmodule(self)
+        web = Blueprint("web_chat", module.__name__ if module else None)
+
+        @web.route("/", methods=["GET"])
+        async def page(request: Request) -> HTTPResponse:
+            # Relative links in the page need the trailing slash.
+            if not request.path.endswith("/"):
+                return response.redirect(request.path + "/", status=308)
+            return _send_asset(request, assets[PAGE_NAME])
+
+        @web.route("/static/<name>", methods=["GET"])
+        async def static(request: Request, name: str) -> HTTPResponse:
+            asset = assets.get(name)
+            if asset is None or name == PAGE_NAME:
+                error = InvalidRequestError(errors.NOT_FOUND, "页面不存在。", 404)
+                return _json_error(error, uuid.uuid4().hex)
+            return _send_asset(request, asset)
+
+        @web.route("/health", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or not agent.is_ready():
+                return _json({"status": "loading"}, status=503)
+            return _json({"status": "ok"})
+
+        # SECURITY: no rate limit per sender or per client address yet; put
+        # the server behind a proxy that limits it. TODO(#8)
+        @web.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.handle_turn(request, on_new_message)
+
+        return web
+
+    async def handle_turn(
+        self, request: Request, on_new_message: OnNewMessage
+    ) -> HTTPResponse:
+        """Check the body, run one turn and return the bot's replies."""
+        request_id = uuid.uuid4().hex
+        try:
+            inbound = web_protocol.parse_body(
+                request.body, request.content_type, self.max_message_chars
+            )
+        except InvalidRequestError as exc:
+            logger.info(
+                "channels.web.request.rejected",
+                extra={"code": exc.code, "request_id": request_id},
+            )
+            return _json_error(exc, request_id)
+
+        user = hash_user(inbound.sender_id, self.user_hash_key)
+        started = time.perf_counter()
+        collector = CollectingOutputChannel()
+        message = UserMessage(
+            inbound.text, collector, inbound.sender_id, input_channel=self.name()
+        )
+        try:
+            await on_new_message(message)
+        except asyncio.CancelledError:
+            # The server gave up on this request; let the cancellation through.
+            logger.warning(
+                "channels.web.message.cancelled",
+                extra={"user": user, "request_id": request_id},
+            )
+            raise
+        except Exception as exc:
+            error = ProcessingError()
+            # The exception text may quote the message, so only its type.
+            logger.error(
+                "channels.web.message.failed",
+                extra={
+                    "code": error.code,
+                    "request_id": request_id,
+                    "user": user,
+                    "exc_type": type(exc).__name__,
+                },
+            )
+            return _json_error(error, request_id)
+
+        replies = web_protocol.shape_replies(collector.messages)
+        logger.info(
+            "channels.web.message.handled",
+            extra={
+                "user": user,
+                "chars": len(inbound.text),
+                "replies": len(replies),
+                "latency_ms": round((time.perf_counter() - started) * 1000),
+                "request_id": request_id,
+            },
+        )
+        return _json([reply.to_dict() for reply in replies], request_id=request_id)
+
+
+def _send_asset(request: Request, asset: Asset) -> HTTPResponse:
+    if request.headers.get("if-none-match") == asset.etag:
+        return response.empty(status=304, headers=asset.headers())
+    return response.raw(
+        asset.body, headers=asset.headers(), content_type=asset.content_type
+    )
+
+
+def _json(payload: Any, status: int = 200, request_id: str = "") -> HTTPResponse:
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    return response.text(
+        web_protocol.encode_json(payload),
+        status=status,
+        headers=headers,
+        content_type="application/json; charset=utf-8",
+    )
+
+
+def _json_error(error: ChannelError, request_id: str) -> HTTPResponse:
+    body = web_protocol.error_body(error, request_id)
+    return _json(body, status=error.status, request_id=request_id)

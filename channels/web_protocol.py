@@ -1,0 +1,202 @@
+"""The web chat protocol: request checks, reply shaping and safe JSON.
+
+Pure functions only, so tests call them without a server. The HTTP side lives
+in ``channels.web``; the contract is written down in docs/channels.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels import errors
+from channels.errors import ChannelError, InvalidRequestError
+
+MAX_MESSAGE_CHARS = 1000
+# Far above any valid body (1000 characters are at most 6 KB as JSON escapes),
+# checked before parsing so a huge body is never decoded.
+MAX_BODY_BYTES = 16 * 1024
+# The page makes ``web-`` plus 32 hex digits; other clients may use any
+# short id of these characters (it becomes the tracker's conversation id).
+SENDER_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# JSON escapes for characters that would matter if a browser ever sniffed the
+# body as HTML; JSON.parse turns them back into the same characters.
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+@dataclass(frozen=True)
+class ChannelOptions:
+    """Settings of the web channel read from credentials.yml."""
+
+    max_message_chars: int = MAX_MESSAGE_CHARS
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A checked message from the page: who sent it and what they typed."""
+
+    sender_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """A reply option: ``title`` is shown, ``payload`` is sent back when clicked."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """One bot message as the page renders it; images and custom JSON are dropped."""
+
+    recipient_id: str
+    text: str = ""
+    buttons: tuple[Button, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The REST channel's shape, with only the keys the page uses."""
+        body: dict[str, Any] = {"recipient_id": self.recipient_id, "text": self.text}
+        if self.buttons:
+            body["buttons"] = [
+                {"title": button.title, "payload": button.payload}
+                for button in self.buttons
+            ]
+        return body
+
+
+def parse_options(credentials: Mapping[str, Any] | None) -> ChannelOptions:
+    """Read the channel's section of credentials.yml.
+
+    Raises:
+        ValueError: ``max_message_chars`` is not a positive whole number
+            (a deployment mistake, reported at start-up).
+    """
+    credentials = credentials or {}
+    raw = credentials.get("max_message_chars", MAX_MESSAGE_CHARS)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ValueError(
+            f"web channel: max_message_chars must be a positive integer, got {raw!r}"
+        )
+    return ChannelOptions(max_message_chars=raw)
+
+
+def parse_body(
+    raw: bytes | None, content_type: str | None, max_chars: int = MAX_MESSAGE_CHARS
+) -> InboundMessage:
+    """Check a webhook body ``{"sender": str, "message": str}``.
+
+    Args:
+        raw: the request body as received.
+        content_type: the request's Content-Type header; must be JSON, which
+            also keeps plain cross-site form posts out.
+        max_chars: the longest message accepted, in characters.
+
+    Returns:
+        The sender id and the message with surrounding whitespace removed.
+
+    Raises:
+        InvalidRequestError: the body is not a valid message; ``code`` says why.
+    """
+    _check_envelope(raw, content_type)
+    body = _decode_json(raw or b"")
+
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not SENDER_PATTERN.fullmatch(sender):
+        raise InvalidRequestError(
+            errors.INVALID_SENDER, "会话标识无效，请刷新页面后重试。"
+        )
+
+    return InboundMessage(sender_id=sender, text=_check_text(body, max_chars))
+
+
+def _check_envelope(raw: bytes | None, content_type: str | None) -> None:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise InvalidRequestError(
+            errors.UNSUPPORTED_MEDIA_TYPE, "请求格式应为 JSON。", status=415
+        )
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
+        raise InvalidRequestError(errors.BODY_TOO_LARGE, "请求内容过大。", status=413)
+
+
+def _decode_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequestError(errors.INVALID_JSON, "请求不是有效的 JSON。") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequestError(
+            errors.INVALID_BODY, "请求应为包含 sender 和 message 的对象。"
+        )
+    return body
+
+
+def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
+    if "message" not in body or body["message"] is None:
+        raise InvalidRequestError(errors.MISSING_MESSAGE, "请输入您要咨询的问题。")
+    text = body["message"]
+    if not isinstance(text, str):
+        raise InvalidRequestError(errors.INVALID_MESSAGE, "消息应为文字。")
+    text = text.strip()
+    if not text:
+        raise InvalidRequestError(errors.EMPTY_MESSAGE, "请输入您要咨询的问题。")
+    if len(text) > max_chars:
+        raise InvalidRequestError(
+            errors.MESSAGE_TOO_LONG, f"消息过长，请控制在{max_chars}字以内。"
+        )
+    return text
+
+
+def shape_replies(messages: Iterable[Mapping[str, Any]]) -> list[BotReply]:
+    """Turn Rasa's collected messages into what the page renders.
+
+    Text and buttons are kept as plain strings; a message with neither (an
+    image, an attachment, custom JSON) is dropped, since the page shows
+    neither. Malformed buttons are skipped rather than failing the turn.
+    """
+    replies = []
+    for message in messages:
+        text = message.get("text")
+        text = text if isinstance(text, str) else ""
+        buttons = tuple(_shape_buttons(message.get("buttons")))
+        if text or buttons:
+            recipient = str(message.get("recipient_id", ""))
+            replies.append(BotReply(recipient, text, buttons))
+    return replies
+
+
+def _shape_buttons(raw: Any) -> Iterable[Button]:
+    if not isinstance(raw, list):
+        return
+    for item in raw:
+        if not isinstance(item, Mapping):
+            continue
+        title, payload = item.get("title"), item.get("payload")
+        if isinstance(title, str) and title and isinstance(payload, str) and payload:
+            yield Button(title=title, payload=payload)
+
+
+def error_body(error: ChannelError, request_id: str) -> dict[str, Any]:
+    """The error body every failure returns: a code, a message and a request id."""
+    return {
+        "error": {"code": error.code, "message": error.message},
+        "request_id": request_id,
+    }
+
+
+def encode_json(payload: Any) -> str:
+    """JSON text for a response, with ``<``, ``>`` and ``&`` escaped.
+
+    The result never contains markup, whatever the bot's text holds, and
+    ``JSON.parse`` in the page returns exactly the original strings.
+    """
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in _JSON_ESCAPES.items():
+        text = text.replace(char, escape)
+    return text

@@ -6,6 +6,7 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 PIP        := $(VENV)/bin/pip
 RASA       := $(VENV)/bin/rasa
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export RASA_TELEMETRY_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -30,10 +31,12 @@ $(VENV)/.ready: requirements/lock.txt scripts/check_env.py
 	$(PY) scripts/check_env.py
 	touch $@
 
-browser:  ## Debian's chromium for the chat-page test (skipped when present)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "setup: installing Debian's chromium (needs root)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+browser:  ## Debian's chromium and a Chinese font for the browser tests (skipped when present)
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
+	  echo "setup: installing Debian's chromium and fonts-wqy-microhei (needs root)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	fi
 
 embedder: build/embedder/manifest.json
 build/embedder/manifest.json: $(VENV)/.ready
@@ -46,14 +49,14 @@ build/index/manifest.json: build/embedder/manifest.json $(KB_DATA) $(KB_CODE)
 
 train: models/.trained
 models/.trained: $(VENV)/.ready $(RASA_INPUTS)
-	$(RASA) train --quiet --fixed-model-name assistant --out models
+	$(RASA) train --data training_data --fixed-model-name assistant --out models
 	touch $@
 
 run: $(VENV)/.ready  ## start every process; Ctrl-C stops them all
 	$(PY) -m bot run
 
 validate: $(VENV)/.ready
-	$(RASA) data validate --fail-on-warnings
+	$(RASA) data validate --data training_data --fail-on-warnings
 
 test: $(VENV)/.ready validate  ## pytest (starts the services it needs) + rasa data validate
 	$(PY) -m pytest

@@ -22,6 +22,7 @@ from bot.settings import PROJECT_ROOT, Settings
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "assistant.tar.gz"
+LOGGING_CONFIG = PROJECT_ROOT / "bot" / "logging.yml"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def process_env(settings: Settings) -> dict[str, str]:
         "ZW_ACTION_URL": f"http://{settings.host}:{settings.action_port}/webhook",
         "ZW_TRACKER_DB": str(settings.var_dir / "tracker.db"),
         "ZW_LOG_LEVEL": settings.log_level,
+        # Rasa reads --logging-config-file before the project is importable.
+        "PYTHONPATH": str(PROJECT_ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -129,6 +132,8 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 "actions",
                 "--port",
                 str(settings.action_port),
+                "--logging-config-file",
+                str(LOGGING_CONFIG),
             ),
             health_url=f"http://{host}:{settings.action_port}/health",
             # rasa-sdk 3.6 has no --interface flag; it binds SANIC_HOST.
@@ -149,6 +154,8 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 str(PROJECT_ROOT / "credentials.yml"),
                 "--endpoints",
                 str(PROJECT_ROOT / "endpoints.yml"),
+                "--logging-config-file",
+                str(LOGGING_CONFIG),
             ),
             health_url=f"http://{host}:{settings.rasa_port}/webhooks/web/health",
         ),

@@ -38,18 +38,22 @@ browser:  ## Debian's chromium and a Chinese font for the browser tests (skipped
 	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
-embedder: build/embedder/manifest.json
-build/embedder/manifest.json: $(VENV)/.ready
+embedder: build/embedder/.checked
+build/embedder/.checked: $(VENV)/.ready
 	$(PY) -m knowledge_base build-embedder --out build/embedder
 	$(PY) -m knowledge_base check-embedder --model build/embedder
+	touch $@
 
 index: build/index/manifest.json
-build/index/manifest.json: build/embedder/manifest.json $(KB_DATA) $(KB_CODE)
+build/index/manifest.json: build/embedder/.checked $(KB_DATA) $(KB_CODE)
 	$(PY) -m knowledge_base build
 
+# Rasa's training cache does not fingerprint the jieba dictionary folder, so a
+# changed dictionary forces a full retrain.
 train: models/.trained
 models/.trained: $(VENV)/.ready $(RASA_INPUTS)
-	$(RASA) train --data training_data --fixed-model-name assistant --out models
+	$(RASA) train --data training_data --fixed-model-name assistant --out models \
+	  $(if $(filter knowledge_base/data/dict/%,$?),--force)
 	touch $@
 
 run: $(VENV)/.ready  ## start every process; Ctrl-C stops them all

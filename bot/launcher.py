@@ -132,7 +132,8 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 "actions",
                 "--port",
                 str(settings.action_port),
-                "--logging-config-file",
+                # Spelled this way in rasa-sdk 3.6's argument parser.
+                "--logging-config_file",
                 str(LOGGING_CONFIG),
             ),
             health_url=f"http://{host}:{settings.action_port}/health",

@@ -59,12 +59,20 @@ def _online(guide: ServiceGuide) -> list[str]:
     return _line("online", "，".join(part for part in parts if part) or None)
 
 
+def _source_line(guide: ServiceGuide) -> str | None:
+    """``title url`` of the first source; the URL stays last so it can be linked."""
+    if not guide.sources:
+        return None
+    first = guide.sources[0]
+    return f"{first.title} {first.url}" if first.title else first.url
+
+
 def render_guide(guide: ServiceGuide) -> str:
     """The guide as plain text: the name, then one labelled line per known fact.
 
     Unknown facts (``None`` or empty) are left out rather than shown as blank.
     """
-    source = guide.sources[0].url if guide.sources else None
+    source = _source_line(guide)
     lines = [
         f"【{guide.name}】",
         *_line("department", guide.department),

@@ -107,12 +107,18 @@ def _fail(origin: str, entry_id: object, message: str) -> InvalidDataError:
     return InvalidDataError(f"{origin}: entry {entry_id!r}: {message}")
 
 
+# Folded YAML (``>-``) joins lines with a space, which Chinese text never has
+# between two CJK characters or full-width punctuation marks.
+_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+_SPACE_BESIDE_CJK = re.compile(rf"(?<=[{_CJK}])[ \t\n]+(?=[{_CJK}])")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise TypeError("expected text")
-    text = str(value).strip()
+    text = _SPACE_BESIDE_CJK.sub("", str(value).strip())
     return text or None
 
 

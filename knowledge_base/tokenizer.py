@@ -39,14 +39,19 @@ class KbTokenizer:
         self._stop_words = stop_words
 
     @classmethod
-    def load(cls, dict_dir: Path) -> KbTokenizer:
-        """Build a tokenizer from the dictionary folder.
+    def load(cls, dict_dir: Path, stop_list: Path | None = None) -> KbTokenizer:
+        """Build a tokenizer from the dictionary folder and the stop-word list.
+
+        The folder holds jieba user dictionaries only: Rasa's JiebaTokenizer
+        loads every file in it, so the stop words live beside it
+        (``<dict_dir>/../stopwords.txt`` unless ``stop_list`` says otherwise).
 
         Raises:
-            DictionaryMissingError: ``userdict.txt`` or ``stopwords.txt`` is
-                missing from ``dict_dir``.
+            DictionaryMissingError: ``userdict.txt`` or the stop-word list is
+                missing.
         """
-        user_dict, stop_list = dict_dir / USER_DICT, dict_dir / STOP_WORDS
+        user_dict = dict_dir / USER_DICT
+        stop_list = stop_list or dict_dir.parent / STOP_WORDS
         for path in (user_dict, stop_list):
             if not path.is_file():
                 raise DictionaryMissingError(
@@ -86,11 +91,10 @@ def _read_word_list(path: Path) -> list[str]:
     return [word for word in words if not word.startswith("#")]
 
 
-def dictionary_hash(dict_dir: Path) -> str:
+def dictionary_hash(dict_dir: Path, stop_list: Path | None = None) -> str:
     """A hash of the dictionary files, so a changed dictionary forces a rebuild."""
     digest = hashlib.sha256()
-    for name in (USER_DICT, STOP_WORDS):
-        path = dict_dir / name
+    for path in (dict_dir / USER_DICT, stop_list or dict_dir.parent / STOP_WORDS):
         if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

@@ -81,6 +81,7 @@ def layout(tmp_path: Path) -> Layout:
     data = tmp_path / "data"
     (data / "guides").mkdir(parents=True)
     (data / "dict").symlink_to(DICT_DIR)
+    (data / "stopwords.txt").symlink_to(DICT_DIR.parent / "stopwords.txt")
     return Layout(
         data_dir=data,
         embedder_dir=tmp_path / "build" / "embedder",

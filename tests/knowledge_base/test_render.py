@@ -29,6 +29,16 @@ def test_rendered_guide_starts_with_the_name_and_numbers_materials():
     assert lines[-1] == f"{LABELS['source']}：https://example.gov.cn/id"
 
 
+def test_source_line_names_the_page_before_its_address():
+    guide = dataclasses.replace(
+        GUIDE, sources=(Source("https://example.gov.cn/id", "某县身份证办事指南"),)
+    )
+
+    last = render_guide(guide).splitlines()[-1]
+
+    assert last == f"{LABELS['source']}：某县身份证办事指南 https://example.gov.cn/id"
+
+
 def test_unknown_facts_are_left_out_not_shown_blank():
     text = render_guide(GUIDE)
 

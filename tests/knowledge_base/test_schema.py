@@ -121,3 +121,20 @@ def test_duplicate_ids_name_both_places():
         InvalidDataError, match=r"b.yml: duplicate id 'x' \(first in a.yml\)"
     ):
         check_unique([("x", "a.yml"), ("y", "a.yml"), ("x", "b.yml")])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            "申请人应当年满十八周岁， 由本人到窗口办理",
+            "申请人应当年满十八周岁，由本人到窗口办理",
+        ),
+        ("携带 居民户口簿", "携带居民户口簿"),
+        ("网址 https://a.gov.cn 查询", "网址 https://a.gov.cn 查询"),
+    ],
+)
+def test_folded_yaml_spaces_beside_chinese_are_removed(raw, expected):
+    from knowledge_base.schema import _text
+
+    assert _text(raw) == expected

@@ -1,7 +1,7 @@
 """The processes of one assistant and how to start them together.
 
 `make run` starts them under honcho (output multiplexed, Ctrl-C stops all);
-the test suite starts the same specs itself on free ports (``tests/stack.py``).
+the test suite starts the same specs itself on free ports (``bot/stack.py``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def running_stack(tmp_path_factory):
     """All four processes on free ports, started once per test session."""
-    from tests.stack import start_stack
+    from bot.stack import start_stack
 
     stack = start_stack(tmp_path_factory.mktemp("stack-var"))
     yield stack

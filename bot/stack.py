@@ -1,4 +1,4 @@
-"""Start the assistant's processes for a test session, on free ports.
+"""Start the assistant's processes on free ports, for tests and benchmarks.
 
 The same process specs as `make run` (bot.launcher), with their own var/
 directory so tests never touch a developer's databases.

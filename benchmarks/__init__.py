@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks; `make bench` runs them and prints tables."""

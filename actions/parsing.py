@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from bot.id_numbers import check_character
+
 MAX_AREA = 100_000.0  # ㎡; more is a typing slip, not a restaurant
 
 _DIGITS = {
@@ -48,8 +50,6 @@ _YES = re.compile(
     re.IGNORECASE,
 )
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK_CODES = "10X98765432"
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 _APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW\d{14}(?!\d)", re.IGNORECASE)
 
@@ -195,14 +195,6 @@ def parse_choice(text: str, options: dict[str, tuple[str, ...]]) -> str | None:
     return remaining.pop() if len(remaining) == 1 else None
 
 
-def id_check_digit(first_17: str) -> str:
-    """The GB 11643-1999 check character for the first 17 digits."""
-    total = sum(
-        int(ch) * weight for ch, weight in zip(first_17, _ID_WEIGHTS, strict=True)
-    )
-    return _ID_CHECK_CODES[total % 11]
-
-
 def check_id_number(text: str) -> IdNumberCheck:
     """Normalise and check an 18-character resident 身份证号 (GB 11643-1999)."""
     value = re.sub(r"[\s-]", "", text).upper().replace("Ｘ", "X")
@@ -216,7 +208,7 @@ def check_id_number(text: str) -> IdNumberCheck:
         return IdNumberCheck(value, "birth_date")
     if born.year < 1900 or born > date.today():
         return IdNumberCheck(value, "birth_date")
-    if id_check_digit(value[:17]) != value[17]:
+    if check_character(value[:17]) != value[17]:
         return IdNumberCheck(value, "check_digit")
     return IdNumberCheck(value, None)
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db import Citizen, Licence
-from backend.id_numbers import check_character
+from bot.id_numbers import check_character
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from backend.errors import (
     InvalidRequestError,
     MissingIdempotencyKeyError,
 )
-from backend.id_numbers import is_valid_id_number, normalize_id_number
+from bot.id_numbers import is_valid_id_number, normalize_id_number
 
 ROUTES = frozenset({"normal", "commitment"})
 MAX_ITEMS = 50

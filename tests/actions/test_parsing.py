@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actions import parsing
+from bot.id_numbers import check_character
 
 # A brute-force oracle for GB 11643-1999: the check character makes
 # sum(a_i * 2^(17-i)) ≡ 1 (mod 11), with X standing for 10.
@@ -119,7 +120,7 @@ def test_parse_choice_needs_exactly_one_option(text, expected):
     ],
 )
 def test_id_check_digit_matches_the_oracle(first_17):
-    assert parsing.id_check_digit(first_17) == oracle_check_digit(first_17)
+    assert check_character(first_17) == oracle_check_digit(first_17)
 
 
 def fictional(first_17: str) -> str:

@@ -4,7 +4,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db import Citizen, Licence
-from backend.id_numbers import is_valid_id_number
 from backend.seed import (
     BUSINESS_LICENCE,
     FICTIONAL_AREA,
@@ -13,6 +12,7 @@ from backend.seed import (
     credit_code,
     seed,
 )
+from bot.id_numbers import is_valid_id_number
 from bot.privacy import redact
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.id_numbers import (
+from bot.id_numbers import (
     birth_date,
     check_character,
     is_valid_id_number,

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
@@ -73,6 +73,30 @@ def chosen_doc_id(tracker: Tracker) -> str | None:
     return None
 
 
+# The KB service refuses longer queries; the start of a long message carries
+# the question often enough, and a cut query beats a false "service down".
+MAX_QUERY_CHARS = 500
+
+
+def search_text(message: str | None) -> str:
+    """The message as the KB should see it: trimmed, valid UTF-8, not too long."""
+    text = (message or "").strip()
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:MAX_QUERY_CHARS]
+
+
+def listen_unless_in_form(tracker: Tracker) -> list[EventType]:
+    """End the turn after an answer given outside a form.
+
+    This action is also RulePolicy's core fallback; with no rule after it,
+    the policy would predict the fallback again until Rasa's circuit
+    breaker stops the conversation. Inside a form the form asks again.
+    """
+    if tracker.active_loop.get("name"):
+        return []
+    return [FollowupAction("action_listen")]
+
+
 class ActionAnswerQuestion(Action):
     """Send the citizen's latest message to the knowledge base and reply."""
 
@@ -82,10 +106,10 @@ class ActionAnswerQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        query = (tracker.latest_message.get("text") or "").strip()
+        query = search_text(tracker.latest_message.get("text"))
         if not query or query.startswith("/"):
             dispatcher.utter_message(response="utter_kb_no_answer")
-            return []
+            return listen_unless_in_form(tracker)
 
         try:
             result = await get_services().kb.search(query, top_k=TOP_K)
@@ -94,7 +118,7 @@ class ActionAnswerQuestion(Action):
                 "actions.answer.kb_unavailable", extra={"reason": exc.reason}
             )
             dispatcher.utter_message(response="utter_service_unavailable")
-            return []
+            return listen_unless_in_form(tracker)
 
         logger.info(
             "actions.answer.done",
@@ -111,10 +135,14 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(
                 response="utter_kb_clarify", buttons=candidate_buttons(result.hits)
             )
-            return [SlotSet(CANDIDATES_SLOT, [hit.doc_id for hit in result.hits])]
+            candidates = [hit.doc_id for hit in result.hits]
+            return [
+                SlotSet(CANDIDATES_SLOT, candidates),
+                *listen_unless_in_form(tracker),
+            ]
         else:
             dispatcher.utter_message(response="utter_kb_no_answer")
-        return []
+        return listen_unless_in_form(tracker)
 
 
 class ActionAnswerCandidate(Action):

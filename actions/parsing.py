@@ -14,6 +14,7 @@ from datetime import date
 from bot.id_numbers import check_character
 
 MAX_AREA = 100_000.0  # ㎡; more is a typing slip, not a restaurant
+MIN_AREA = 1.0  # ㎡; less is a slip too (0.5平)
 
 _DIGITS = {
     "零": 0, "〇": 0, "一": 1, "壹": 1, "幺": 1, "二": 2, "贰": 2, "两": 2,
@@ -42,7 +43,18 @@ _AREA_UNIT = re.compile(r"平方米|平米|平方|平|㎡|m2|m²|米|方", re.IG
 
 _UNKNOWN = re.compile(r"不知道|不清楚|不确定|不好说|说不准|没想好|还没定")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
-_QUESTION = re.compile(r"[吗嘛呢？?]|什么|干嘛|为什么|为啥|怎么|怎样|哪")
+_QUESTION = re.compile(
+    r"[吗嘛呢？?]|什么|干嘛|为什么|为啥|怎么|怎样|哪|多久|多长时间|多少|几|啥|咋|如何"
+)
+# "我说错了，面积应该是两百平": a correction of an earlier answer, not a yes/no.
+_CORRECTION = re.compile(r"说错|不对|应该是|改成|改为|更正")
+# "3百平": Arabic digits with a Chinese scale.
+_MIXED_SCALE = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千万])")
+_SCALES = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+# What no area answer holds: a vague count (几百平), a sign, an exponent (1e5).
+_NOT_AN_AREA = re.compile(
+    r"几[十百千万]|[-−负]\s*\d|负[零〇一二两三四五六七八九十百千万]|\d[eE][-+]?\d"
+)
 _NO = re.compile(r"没|不|无|否|别|甭|算了|免了")
 _YES = re.compile(
     r"有|是|对|嗯|要|卖|会|好|行|可以|需要|同意|当然|肯定|确认|确定|提交|办了|办好|拿到"
@@ -131,17 +143,26 @@ def parse_area(text: str) -> AreaAnswer | None:
         ``None`` when no positive number below :data:`MAX_AREA` is found.
     """
     text = text.strip().replace("，", ",").replace("。", "")
+    if _NOT_AN_AREA.search(text):
+        return None
+    text = _MIXED_SCALE.sub(
+        lambda m: _format_number(float(m.group(1)) * _SCALES[m.group(2)]), text
+    )
     numbers = [(m, _to_number(m.group(1))) for m in _NUMBER.finditer(text)]
     numbers = [(m, value) for m, value in numbers if value is not None]
     if not numbers:
         return None
 
     match, value = max(numbers, key=lambda pair: pair[1])
-    if not 0 < value <= MAX_AREA:
+    if not MIN_AREA <= value <= MAX_AREA:
         return None
 
     approximate = len(numbers) > 1 or any(word in text for word in _APPROX_WORDS)
     return AreaAnswer(square_metres=float(value), approximate=approximate)
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _to_number(raw: str) -> float | None:
@@ -167,7 +188,8 @@ def parse_yes_no(text: str) -> bool | None:
     ``这是干嘛的``) and for text with neither a yes nor a no word.
     """
     text = text.strip().lower()
-    if not text or any(p.search(text) for p in (_UNKNOWN, _A_NOT_A, _QUESTION)):
+    checks = (_UNKNOWN, _A_NOT_A, _QUESTION, _CORRECTION)
+    if not text or any(p.search(text) for p in checks):
         return None
     if _NO.search(text):
         return False

@@ -54,7 +54,7 @@ def turns_table(users: int = 8) -> str:
         stack = start_stack(Path(var_dir))
         startup = time.perf_counter() - started
         try:
-            timings = run_script(f"{stack.rasa_url}/webhooks/rest/webhook", users)
+            timings = run_script(f"{stack.rasa_url}/webhooks/web/webhook", users)
         finally:
             stack.stop()
     rows = [

@@ -202,7 +202,7 @@ def _announce_when_ready(settings: Settings, specs: list[ProcessSpec]) -> None:
         f"\n  政务智能助手 is ready after {elapsed:.0f} s.\n"
         f"  Chat page: {chat_page_url(settings)}\n"
         f"  REST:      POST http://{settings.host}:{settings.rasa_port}"
-        "/webhooks/rest/webhook\n  Ctrl-C stops everything.\n",
+        "/webhooks/web/webhook\n  Ctrl-C stops everything.\n",
         flush=True,
     )
 

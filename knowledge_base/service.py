@@ -88,6 +88,15 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _has_lone_surrogate(text: str) -> bool:
+    # JSON may carry "\ud800", which decodes to a str no encoder accepts.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_search(body: dict[str, Any]) -> tuple[str, int]:
     """``(query, top_k)`` from a search body.
 
@@ -100,6 +109,8 @@ def parse_search(body: dict[str, Any]) -> tuple[str, int]:
         raise InvalidQueryError("query must be non-empty text")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidQueryError(f"query must be at most {MAX_QUERY_CHARS} characters")
+    if not query.isascii() and _has_lone_surrogate(query):
+        raise InvalidQueryError("query must be valid Unicode text")
     if (
         isinstance(top_k, bool)
         or not isinstance(top_k, int)

@@ -142,6 +142,7 @@ def make_tracker(
     new_slots: dict[str, Any] | None = None,
     requested_slot: str | None = None,
     sender_id: str = "citizen-1",
+    active_loop: str | None = None,
 ) -> Tracker:
     """A tracker whose latest turn filled ``new_slots`` (as the form does)."""
     all_slots = {"requested_slot": requested_slot, **(slots or {}), **(new_slots or {})}
@@ -154,8 +155,9 @@ def make_tracker(
         "intent": {"name": intent, "confidence": 0.9} if intent else {},
         "entities": entities or [],
     }
+    loop = {"name": active_loop} if active_loop else {}
     return Tracker(
-        sender_id, all_slots, latest, events, False, None, {}, "action_listen"
+        sender_id, all_slots, latest, events, False, None, loop, "action_listen"
     )
 
 

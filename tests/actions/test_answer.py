@@ -143,3 +143,54 @@ async def test_candidate_with_kb_down_says_service_unavailable(kb, dispatcher):
     )
     await ActionAnswerCandidate().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_service_unavailable"]
+
+
+def followups(events) -> list[str]:
+    return [e["name"] for e in events if e.get("event") == "followup"]
+
+
+async def test_an_answer_outside_a_form_ends_the_turn(kb, dispatcher):
+    # As RulePolicy's core fallback, the action would otherwise be predicted
+    # again and again until Rasa's circuit breaker silences the conversation.
+    kb.result = KbSearchResult("no_answer", ())
+    tracker = make_tracker("好的", intent="affirm")
+
+    events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
+
+    assert followups(events) == ["action_listen"]
+    assert responses(dispatcher) == ["utter_kb_no_answer"]
+
+
+async def test_a_clarification_outside_a_form_also_ends_the_turn(kb, dispatcher):
+    kb.result = KbSearchResult("clarify", (GUIDE, FAQ))
+
+    events = await run_question(dispatcher)
+
+    assert followups(events) == ["action_listen"]
+
+
+async def test_an_answer_inside_a_form_lets_the_form_ask_again(kb, dispatcher):
+    kb.result = KbSearchResult("answer", (GUIDE,))
+    tracker = make_tracker("要多久", intent="ask_question", active_loop="scenario_form")
+
+    events = await ActionAnswerQuestion().run(dispatcher, tracker, {})
+
+    assert followups(events) == []
+
+
+async def test_a_long_message_is_cut_to_what_the_kb_accepts(kb, dispatcher):
+    kb.result = KbSearchResult("no_answer", ())
+
+    await run_question(dispatcher, "身份证丢了怎么补办" + "啊" * 2000)
+
+    assert len(kb.queries[0]) == 500
+    assert kb.queries[0].startswith("身份证丢了怎么补办")
+    assert responses(dispatcher) == ["utter_kb_no_answer"]
+
+
+async def test_a_lone_surrogate_does_not_reach_the_kb(kb, dispatcher):
+    kb.result = KbSearchResult("no_answer", ())
+
+    await run_question(dispatcher, "身份证\ud800怎么办")
+
+    kb.queries[0].encode("utf-8")  # raises if a surrogate got through

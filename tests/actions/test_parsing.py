@@ -41,6 +41,9 @@ def oracle_check_digit(first_17: str) -> str:
         ("三十五点五平", 35.5, False),
         ("35.5平米", 35.5, False),
         ("十五平", 15.0, False),
+        ("3百平", 300.0, False),
+        ("1.5千平米", 1500.0, False),
+        ("2万平", 20000.0, False),
     ],
 )
 def test_parse_area_reads_numbers_written_any_way(text, square_metres, approximate):
@@ -48,7 +51,22 @@ def test_parse_area_reads_numbers_written_any_way(text, square_metres, approxima
 
 
 @pytest.mark.parametrize(
-    "text", ["很大", "不知道", "", "0", "0平", "五六十平", "999999平"]
+    "text",
+    [
+        "很大",
+        "不知道",
+        "",
+        "0",
+        "0平",
+        "五六十平",
+        "999999平",
+        "几百平",
+        "-50平",
+        "负50平",
+        "负五十平",
+        "1e5",
+        "0.5平",
+    ],
 )
 def test_parse_area_refuses_what_is_not_an_area(text):
     assert parsing.parse_area(text) is None
@@ -86,6 +104,11 @@ def test_parse_area_refuses_what_is_not_an_area(text):
         ("还没想好", None),
         ("随便", None),
         ("", None),
+        ("食品经营许可证要多久", None),
+        ("烟草证要多久能办下来", None),
+        ("那我还要办啥", None),
+        ("我说错了，面积应该是两百平", None),
+        ("不对，面积是200平", None),
     ],
 )
 def test_parse_yes_no(text, expected):

@@ -34,6 +34,8 @@ def test_redact_masks_personal_numbers(text, expected):
         "国办发〔2020〕42号",
         "面积120平方米",
         "申请编号ZW20261203000123",
+        "request_id=a1d3a91350100M000100Y43b8f4f4ec7",
+        "request_id=20339446bdda44e13812345678ab3670",
     ],
 )
 def test_redact_keeps_service_numbers(text):

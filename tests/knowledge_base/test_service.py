@@ -174,3 +174,11 @@ def test_serve_stops_before_listening_when_the_index_is_missing(layout):
 
     with pytest.raises(IndexMissingError, match="make setup"):
         serve(layout, host="127.0.0.1", port=18061)
+
+
+def test_parse_search_refuses_a_lone_surrogate():
+    from knowledge_base.errors import InvalidQueryError
+    from knowledge_base.service import parse_search
+
+    with pytest.raises(InvalidQueryError, match="valid Unicode"):
+        parse_search({"query": "身份证\ud800怎么办"})

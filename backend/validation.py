@@ -94,6 +94,10 @@ def parse_idempotency_key(raw: str | None) -> str:
     return raw
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a UTF-8 JSON object.
 
@@ -101,8 +105,10 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         InvalidJsonError: not UTF-8, not JSON, or JSON but not an object.
     """
     try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and NaN/Infinity, which JSON does
+        # not have; RecursionError a body nested thousands of levels deep.
         raise InvalidJsonError() from exc
     if not isinstance(value, dict):
         raise InvalidJsonError()

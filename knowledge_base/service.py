@@ -81,7 +81,7 @@ async def error_middleware(
 async def _read_json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidQueryError("the body must be a JSON object") from exc
     if not isinstance(body, dict):
         raise InvalidQueryError("the body must be a JSON object")

@@ -59,7 +59,18 @@ def test_parse_idempotency_key_rejects_bad_keys(raw):
 
 
 @pytest.mark.parametrize(
-    "body", [b"{bad", b"\xff\xfe", b"[1, 2]", b'"text"', b""], ids=repr
+    "body",
+    [
+        b"{bad",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'"text"',
+        b"",
+        b'{"answers": {"area": NaN}}',
+        b'{"answers": {"area": -Infinity}}',
+        b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ],
+    ids=repr,
 )
 def test_parse_json_object_rejects_anything_but_a_utf8_json_object(body):
     with pytest.raises(InvalidJsonError):

@@ -222,7 +222,7 @@ def run_foreground(settings: Settings) -> int:
         )
     print(
         f"launcher: starting {len(specs)} processes; the Rasa server takes about"
-        " 90 s to load its model.\n"
+        " 40 s to load its model.\n"
         f"  Chat page (when ready): {chat_page_url(settings)}",
         flush=True,
     )

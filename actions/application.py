@@ -113,6 +113,9 @@ class ActionPrefillApplication(Action):
 
         # TODO(#4): compare the profile's licences with the answers (a
         # profile may hold the 营业执照 the citizen said they lack).
+        # SECURITY: the applicant is whoever types the 身份证号; a deployment
+        # must take the identity from the channel's login (统一身份认证,
+        # WeChat OAuth) before reading a profile. TODO(#8)
         profile = None
         if tracker.get_slot(CONSENT_SLOT):
             profile = await self._profile(dispatcher, id_number)

@@ -39,6 +39,8 @@ def status_response(status: str, domain: dict[str, Any]) -> str:
     )
 
 
+# SECURITY: anyone holding an application number sees its status (date,
+# item count, no personal data); tying it to the applicant's login is TODO(#8).
 class ActionCheckApplicationStatus(Action):
     """Report an application's status, or ask for its number."""
 

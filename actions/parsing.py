@@ -64,6 +64,7 @@ _YES = re.compile(
 
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 _APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW\d{14}(?!\d)", re.IGNORECASE)
+_APPLICATION_NO_ATTEMPT = re.compile(r"(?<![A-Za-z])ZW\s*\d", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -236,9 +237,17 @@ def check_id_number(text: str) -> IdNumberCheck:
 
 
 def find_application_no(text: str) -> str | None:
-    """The first 申请编号 (``ZW`` and 14 digits) in ``text``, upper-cased."""
-    match = _APPLICATION_NO.search(text or "")
+    """The first 申请编号 (``ZW`` and 14 digits) in ``text``, upper-cased.
+
+    Spaces inside the number are ignored (``ZW 2026 1203 0626 45``).
+    """
+    match = _APPLICATION_NO.search(re.sub(r"\s+", "", text or ""))
     return match.group(0).upper() if match else None
+
+
+def mentions_application_no(text: str) -> bool:
+    """Whether ``text`` tries to give a 申请编号 (``ZW`` then digits), valid or not."""
+    return bool(_APPLICATION_NO_ATTEMPT.search(text or ""))
 
 
 def parse_ordinal(text: str) -> int | None:

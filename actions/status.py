@@ -51,6 +51,14 @@ class ActionCheckApplicationStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         application_no = application_no_for(tracker)
+        text = tracker.latest_message.get("text") or ""
+        if parsing.mentions_application_no(text) and not (
+            parsing.find_application_no(text)
+        ):
+            # "查询ZW123": say the number is malformed rather than quietly
+            # reporting the last application of the conversation.
+            dispatcher.utter_message(response="utter_invalid_application_no")
+            return []
         if application_no is None:
             dispatcher.utter_message(response="utter_ask_application_no")
             return []

@@ -182,10 +182,19 @@ def test_check_id_number_normalises_a_lower_case_x():
         ("ZW2026120300000", None),
         ("ZW202612030000011", None),
         ("我的申请进度", None),
+        ("ZW 2026 1203 0000 01", "ZW20261203000001"),
     ],
 )
 def test_find_application_no(text, expected):
     assert parsing.find_application_no(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("查询申请进度ZW123", True), ("zw 2026", True), ("我的申请进度", False)],
+)
+def test_mentions_application_no(text, expected):
+    assert parsing.mentions_application_no(text) is expected
 
 
 @pytest.mark.parametrize(

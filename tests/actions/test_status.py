@@ -64,3 +64,12 @@ async def test_backend_down_says_service_unavailable(dispatcher, backend):
     backend.error = BackendUnavailable("backend_unreachable")
     await check(dispatcher, NUMBER)
     assert responses(dispatcher) == ["utter_service_unavailable"]
+
+
+async def test_a_malformed_number_is_named_not_replaced_by_the_last_one(dispatcher):
+    events = await check(
+        dispatcher, "查询申请进度ZW123", slots={"application_no": NUMBER}
+    )
+
+    assert responses(dispatcher) == ["utter_invalid_application_no"]
+    assert events == []

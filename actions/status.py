@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -27,6 +28,22 @@ def application_no_for(tracker: Tracker) -> str | None:
         if found:
             return found
     return parsing.find_application_no(str(tracker.get_slot(APPLICATION_NO_SLOT) or ""))
+
+
+# The platform stamps times in UTC; citizens read dates in China time, as the
+# application number does (China has one zone and no daylight saving).
+CHINA_TIME = timezone(timedelta(hours=8))
+
+
+def china_date(timestamp: str) -> str:
+    """``2026-12-03T16:30:00Z`` → ``2026-12-04``; unreadable text → its first 10."""
+    try:
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp[:10]
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA_TIME).date().isoformat()
 
 
 def status_response(status: str, domain: dict[str, Any]) -> str:
@@ -85,7 +102,7 @@ class ActionCheckApplicationStatus(Action):
             response=status_response(receipt.status, domain),
             application_no=receipt.application_no,
             item_count=len(receipt.items),
-            created_at=receipt.created_at[:10],
+            created_at=china_date(receipt.created_at),
             status=receipt.status,
         )
         return events

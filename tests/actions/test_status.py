@@ -73,3 +73,19 @@ async def test_a_malformed_number_is_named_not_replaced_by_the_last_one(dispatch
 
     assert responses(dispatcher) == ["utter_invalid_application_no"]
     assert events == []
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        ("2026-12-03T10:00:00Z", "2026-12-03"),
+        ("2026-12-03T16:30:00Z", "2026-12-04"),
+        ("2026-12-03T16:30:00+00:00", "2026-12-04"),
+        ("2026-12-03T16:30:00", "2026-12-04"),
+        ("not a time", "not a time"),
+    ],
+)
+def test_dates_are_shown_in_china_time_like_the_application_number(timestamp, expected):
+    from actions.status import china_date
+
+    assert china_date(timestamp) == expected

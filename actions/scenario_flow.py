@@ -55,8 +55,9 @@ class ActionStartScenario(Action):
     ) -> list[EventType]:
         services = get_services()
         entity = next(tracker.get_latest_entity_values(SCENARIO_SLOT), None)
-        scenario_id = match_scenario(
-            entity or tracker.latest_message.get("text"), services.scenarios
+        # The NLU may cut the entity badly (小餐馆); the whole text still names it.
+        scenario_id = match_scenario(entity, services.scenarios) or match_scenario(
+            tracker.latest_message.get("text"), services.scenarios
         )
         scenario = services.scenarios.get(scenario_id) if scenario_id else None
         events = clear_events(scenario, keep_instance=False)

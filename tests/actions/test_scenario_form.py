@@ -210,6 +210,17 @@ async def test_start_gives_a_fresh_run_and_clears_old_answers(dispatcher):
     assert responses(dispatcher)[0] == "utter_scenario_intro"
 
 
+async def test_start_reads_the_text_when_the_entity_is_cut_badly(dispatcher):
+    tracker = make_tracker(
+        "我想开个小餐馆",
+        intent="start_scenario",
+        entities=[{"entity": "scenario", "value": "小餐"}],
+    )
+    events = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    assert events["scenario"] == "restaurant"
+    assert responses(dispatcher) == ["utter_scenario_intro"]
+
+
 async def test_start_without_a_known_scenario_leaves_the_form_to_ask(dispatcher):
     tracker = make_tracker("我想办一件事", intent="start_scenario")
     events = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from knowledge_base.identifiers import extract_identifiers
-from knowledge_base.render import render_guide
+from knowledge_base.render import render_fields, render_guide
 from knowledge_base.schema import Document, FaqEntry, ServiceGuide
 
 GUIDE_PREFIX = "guide-"
@@ -28,11 +28,15 @@ class TextPolicy:
             eligibility, materials) appended to a guide's name for the dense
             leg; guides that share a name differ only there.
         keyword_chars: body characters appended to the title for BM25.
+        faq_body_chars, guide_body_chars: body characters appended to the
+            title for the second, body vector of the dense leg.
     """
 
     faq_embed_chars: int = 0
     guide_embed_chars: int = 200
     keyword_chars: int = 400
+    faq_body_chars: int = 150
+    guide_body_chars: int = 400
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -65,11 +69,13 @@ def guide_document(guide: ServiceGuide, policy: TextPolicy) -> Document:
         kind="guide",
         title=title,
         text=_join(title, body[: policy.guide_embed_chars]),
+        body_text=_join(title, body[: policy.guide_body_chars]),
         keyword_text=_join(title, body[: policy.keyword_chars]),
         answer=answer,
         department=guide.department or None,
         source_url=guide.sources[0].url if guide.sources else None,
         identifiers=tuple(sorted(identifiers)),
+        fields=render_fields(guide),
     )
 
 
@@ -80,6 +86,7 @@ def faq_document(entry: FaqEntry, policy: TextPolicy) -> Document:
         kind="faq",
         title=entry.question,
         text=_join(entry.question, entry.answer[: policy.faq_embed_chars]),
+        body_text=_join(entry.question, entry.answer[: policy.faq_body_chars]),
         keyword_text=_join(entry.question, entry.answer[: policy.keyword_chars]),
         answer=entry.answer,
         department=entry.department,

@@ -5,7 +5,10 @@ On disk it is a directory (docs/interfaces.md):
 - ``manifest.json``: model id, dimension, document count, source hash,
   text policy, score configuration and thresholds;
 - ``docs.jsonl``: one document per line, in vector order;
-- ``dense.faiss``: a faiss ``IndexFlatIP`` over the normalised vectors.
+- ``dense.faiss``: a faiss ``IndexFlatIP`` over the normalised title vectors;
+- ``body.faiss``: the same over the body vectors, in the same order;
+- ``synonyms.json``: the synonym table the index was built with, as
+  ``[alias, term]`` pairs, so a reloaded index brings its table along.
 
 It is written into a temporary sibling directory and renamed into place, so
 a reader never sees half an index. BM25 is rebuilt from ``docs.jsonl`` at
@@ -38,12 +41,14 @@ from knowledge_base.errors import IndexMissingError
 from knowledge_base.identifiers import IdentifierTable
 from knowledge_base.schema import Document, check_unique
 from knowledge_base.scoring import ScoreConfig, Thresholds, from_mapping, to_dict
+from knowledge_base.synonyms import SynonymTable
 from knowledge_base.tokenizer import KbTokenizer
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-MANIFEST, DOCS, DENSE = "manifest.json", "docs.jsonl", "dense.faiss"
+FORMAT_VERSION = 2
+MANIFEST, DOCS, DENSE, BODY = "manifest.json", "docs.jsonl", "dense.faiss", "body.faiss"
+SYNONYMS = "synonyms.json"
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,17 @@ class KbIndex:
         self,
         documents: Sequence[Document],
         dense: faiss.Index,
+        body: faiss.Index,
         tokenizer: KbTokenizer,
         manifest: Manifest,
+        synonyms: SynonymTable | None = None,
     ):
         self.documents = list(documents)
         self.dense = dense
+        self.body = body
         self.tokenizer = tokenizer
         self.manifest = manifest
+        self.synonyms = synonyms if synonyms is not None else SynonymTable()
         self.rows = {doc.doc_id: row for row, doc in enumerate(self.documents)}
         self.bm25 = Bm25([tokenizer.tokens(doc.keyword_text) for doc in self.documents])
         self.identifiers = IdentifierTable([doc.identifiers for doc in self.documents])
@@ -105,6 +114,7 @@ class KbIndex:
         text_policy: TextPolicy,
         score_config: ScoreConfig,
         thresholds: Thresholds,
+        synonyms: SynonymTable | None = None,
     ) -> KbIndex:
         """Embed ``documents`` and index them.
 
@@ -113,10 +123,8 @@ class KbIndex:
         """
         check_unique((doc.doc_id, doc.kind) for doc in documents)
         started = time.perf_counter()
-        vectors = encoder.encode_passages([doc.text for doc in documents])
-        dense = faiss.IndexFlatIP(encoder.dim)
-        if len(documents):
-            dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        dense = _flat(encoder, [doc.text for doc in documents])
+        body = _flat(encoder, [doc.body_text or doc.text for doc in documents])
         manifest = Manifest(
             index_id=_index_id(source_hash, encoder.model_id),
             model_id=encoder.model_id,
@@ -128,7 +136,9 @@ class KbIndex:
             thresholds=thresholds,
             built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        index = cls(documents, dense, tokenizer, manifest)
+        if synonyms is not None:
+            synonyms = synonyms.unspoken_in(doc.title for doc in documents)
+        index = cls(documents, dense, body, tokenizer, manifest, synonyms)
         logger.info(
             "kb.index.built",
             extra={
@@ -149,6 +159,11 @@ class KbIndex:
         try:
             _write_docs(tmp / DOCS, self.documents)
             faiss.write_index(self.dense, str(tmp / DENSE))
+            faiss.write_index(self.body, str(tmp / BODY))
+            (tmp / SYNONYMS).write_text(
+                json.dumps(sorted(self.synonyms.terms.items()), ensure_ascii=False),
+                encoding="utf-8",
+            )
             (tmp / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
             _replace_directory(tmp, directory)
         except BaseException:
@@ -172,22 +187,38 @@ class KbIndex:
             manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
             documents = _read_docs(directory / DOCS)
             dense = faiss.read_index(str(directory / DENSE))
+            body = faiss.read_index(str(directory / BODY))
+            synonyms = _read_synonyms(directory / SYNONYMS)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexMissingError(
                 f"the index at {directory} cannot be read ({exc}); rebuild it with "
                 "`python -m knowledge_base build --force`"
             ) from exc
         if (
-            not len(documents) == dense.ntotal == manifest.doc_count
+            not len(documents) == dense.ntotal == body.ntotal == manifest.doc_count
             or dense.d != manifest.dim
+            or body.d != manifest.dim
         ):
             raise IndexMissingError(
                 f"the index at {directory} is inconsistent; rebuild it with "
                 "`python -m knowledge_base build --force`"
             )
-        index = cls(documents, dense, tokenizer, manifest)
+        index = cls(documents, dense, body, tokenizer, manifest, synonyms)
         logger.info("kb.index.loaded", extra={"docs": len(documents), "dim": dense.d})
         return index
+
+
+def _flat(encoder: Encoder, texts: list[str]) -> faiss.Index:
+    """An exact inner-product index over the texts' vectors.
+
+    Exact search stays under the latency target at 100,000 entries
+    (benchmarks/kb.py), so no approximate index is worth its recall loss.
+    """
+    index = faiss.IndexFlatIP(encoder.dim)
+    if texts:
+        vectors = encoder.encode_passages(texts)
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def _index_id(source_hash: str, model_id: str) -> str:
@@ -208,6 +239,13 @@ def _read_docs(path: Path) -> list[Document]:
             raw["identifiers"] = tuple(raw.get("identifiers", ()))
             documents.append(Document(**raw))
     return documents
+
+
+def _read_synonyms(path: Path) -> SynonymTable:
+    if not path.is_file():  # an index from before the table existed
+        return SynonymTable()
+    pairs = json.loads(path.read_text(encoding="utf-8"))
+    return SynonymTable((str(alias), str(term)) for alias, term in pairs)
 
 
 def _replace_directory(new: Path, target: Path) -> None:

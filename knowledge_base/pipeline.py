@@ -28,6 +28,7 @@ from knowledge_base.loader import load_faq, load_guide_catalogue, load_guides
 from knowledge_base.schema import Document
 from knowledge_base.scoring import ScoreConfig, Thresholds
 from knowledge_base.search import Searcher
+from knowledge_base.synonyms import SYNONYMS_FILE, SynonymTable, load_synonyms
 from knowledge_base.tokenizer import KbTokenizer, dictionary_hash
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,13 @@ class Layout:
     def calibration_file(self) -> Path:
         return self.data_dir / CALIBRATION_FILE
 
+    @property
+    def synonyms_file(self) -> Path:
+        return self.data_dir / SYNONYMS_FILE
+
+    def synonyms(self) -> SynonymTable:
+        return load_synonyms(self.synonyms_file)
+
     def default_sources(self) -> Sources:
         """The sample guides and any FAQ files shipped in ``data_dir``."""
         faq_dir = self.data_dir / "faq"
@@ -111,7 +119,11 @@ def source_hash(layout: Layout, sources: Sources) -> str:
     calibration file, the embedder's manifest and the index format.
     """
     digest = hashlib.sha256(f"format={FORMAT_VERSION}\0{layout.text_policy}".encode())
-    extra = [layout.calibration_file, layout.embedder_dir / MANIFEST]
+    extra = [
+        layout.calibration_file,
+        layout.synonyms_file,
+        layout.embedder_dir / MANIFEST,
+    ]
     for path in [*sources.files(), *extra]:
         digest.update(str(path.name).encode() + b"\0")
         digest.update(path.read_bytes() if path.is_file() else b"<absent>")
@@ -162,6 +174,7 @@ def build(
         text_policy=layout.text_policy,
         score_config=score_config,
         thresholds=thresholds,
+        synonyms=layout.synonyms(),
     )
     index.save(layout.index_dir)
     return index.manifest, True
@@ -201,5 +214,6 @@ def in_memory_searcher(
         text_policy=layout.text_policy,
         score_config=score_config,
         thresholds=thresholds,
+        synonyms=layout.synonyms(),
     )
     return Searcher(index, cached)

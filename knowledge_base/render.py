@@ -91,3 +91,30 @@ def render_guide(guide: ServiceGuide) -> str:
         *_line("source", source),
     ]
     return "\n".join(lines)
+
+
+def render_fields(guide: ServiceGuide) -> dict[str, str]:
+    """Each fact a citizen may ask about alone, as the lines ``render_guide`` shows.
+
+    Keys are ``knowledge_base.fields.FIELDS``; a fact the guide does not
+    know is left out, so the service falls back to the whole guide.
+    """
+    parts = {
+        "materials": [
+            *_numbered("required_materials", guide.required_materials),
+            *_line("materials_note", guide.materials_note),
+        ],
+        "conditions": _line("eligibility", guide.eligibility),
+        "time_limit": [
+            *_days("legal_days", guide.legal_days),
+            *_days("promised_days", guide.promised_days),
+            *_line("time_note", guide.time_note),
+        ],
+        "fee": _line("fee", guide.fee),
+        "location": [
+            *_line("locations", guide.locations),
+            *_line("department", guide.department),
+        ],
+        "online": _online(guide),
+    }
+    return {field: "\n".join(lines) for field, lines in parts.items() if lines}

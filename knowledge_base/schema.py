@@ -85,11 +85,16 @@ class Document:
         doc_id: unique across the index (``guide-<id>`` or the FAQ id).
         kind: ``guide`` or ``faq``.
         title: the guide's name or the FAQ question.
-        text: what the dense leg embeds (see ``knowledge_base.documents``).
+        text: what the dense leg embeds for the title vector (see
+            ``knowledge_base.documents``).
+        body_text: what it embeds for the body vector: the title with a
+            longer start of the answer.
         keyword_text: what the BM25 leg tokenises.
         answer: what the citizen is shown.
         identifiers: exact strings (item codes, 文号, hotlines) that, when a
             query quotes one, boost this document.
+        fields: a guide's facts one by one (``knowledge_base.fields``), for
+            questions about one of them; empty for FAQ entries.
     """
 
     doc_id: str
@@ -101,6 +106,8 @@ class Document:
     department: str | None = None
     source_url: str | None = None
     identifiers: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)
+    body_text: str = ""
 
 
 def _fail(origin: str, entry_id: object, message: str) -> InvalidDataError:

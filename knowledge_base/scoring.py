@@ -2,7 +2,9 @@
 
 The fused score (docs/knowledge-base.md, "Scores"):
 
-    dense   = clip((cosine - dense_floor) / (dense_ceiling - dense_floor), 0, 1)
+    scaled(c) = clip((c - dense_floor) / (dense_ceiling - dense_floor), 0, 1)
+    dense   = (1 - body_weight) * scaled(title cosine)
+              + body_weight * scaled(body cosine)
     fused   = (dense_weight * dense + keyword_weight * bm25_scaled)
               / (dense_weight + keyword_weight)
     score   = min(1, fused + identifier_boost)   if the query quotes a rare
@@ -32,6 +34,8 @@ class ScoreConfig:
         dense_weight: weight of the scaled cosine.
         keyword_weight: weight of the scaled BM25 score.
         identifier_boost: added when the query quotes a document's identifier.
+        body_weight: share of the body vector's cosine in the dense leg (the
+            rest is the title vector's).
         dense_floor: cosine of an unrelated query and document (maps to 0).
         dense_ceiling: cosine that maps to 1 (1.0: the same text).
     """
@@ -39,6 +43,7 @@ class ScoreConfig:
     dense_weight: float = 0.75
     keyword_weight: float = 0.25
     identifier_boost: float = 0.3
+    body_weight: float = 0.0
     dense_floor: float = 0.8
     dense_ceiling: float = 1.0
 
@@ -47,6 +52,8 @@ class ScoreConfig:
             raise ValueError("weights must not be negative")
         if self.dense_weight + self.keyword_weight == 0:
             raise ValueError("at least one weight must be positive")
+        if not 0.0 <= self.body_weight <= 1.0:
+            raise ValueError("body_weight must be from 0 to 1")
         if not self.dense_floor < self.dense_ceiling:
             raise ValueError("dense_floor must be below dense_ceiling")
 
@@ -83,11 +90,13 @@ def fuse(
     keyword: np.ndarray,
     boosted_rows: Sequence[int],
     config: ScoreConfig,
+    body_cosines: np.ndarray | None = None,
 ) -> np.ndarray:
     """The fused score of every document (see the module docstring).
 
     Args:
-        cosines: cosine similarity of the query with each document.
+        cosines: cosine similarity of the query with each title vector.
+        body_cosines: the same with each body vector (``None``: titles only).
         keyword: scaled BM25 score of each document, in [0, 1].
         boosted_rows: documents sharing a rare identifier with the query.
         config: weights, boost and the model's cosine scale.
@@ -96,10 +105,12 @@ def fuse(
         float64 scores in [0, 1], higher is better.
     """
     total = config.dense_weight + config.keyword_weight
-    fused = (
-        config.dense_weight * scale_dense(cosines, config)
-        + config.keyword_weight * keyword
-    ) / total
+    dense = scale_dense(cosines, config)
+    if body_cosines is not None and config.body_weight > 0:
+        dense = (1 - config.body_weight) * dense + config.body_weight * scale_dense(
+            body_cosines, config
+        )
+    fused = (config.dense_weight * dense + config.keyword_weight * keyword) / total
     if len(boosted_rows):
         fused[np.asarray(boosted_rows)] += config.identifier_boost
     return np.clip(fused, 0.0, 1.0)

@@ -152,7 +152,13 @@ async def search(request: web.Request) -> web.Response:
             "latency_ms": round((time.perf_counter() - started) * 1000),
         },
     )
-    body = {"outcome": result.outcome, "hits": [hit.to_dict() for hit in result.hits]}
+    rewrites = result.expansion.rewrites if result.expansion else ()
+    body = {
+        "outcome": result.outcome,
+        "field": result.field,
+        "rewrites": [{"alias": r.alias, "term": r.term} for r in rewrites],
+        "hits": [hit.to_dict() for hit in result.hits],
+    }
     return web.json_response(body, dumps=_dumps)
 
 

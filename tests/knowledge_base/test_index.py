@@ -111,5 +111,7 @@ def test_manifest_records_model_hash_and_thresholds(tmp_path, encoder, tokenizer
         "faq_embed_chars": 10,
         "guide_embed_chars": 200,
         "keyword_chars": 400,
+        "faq_body_chars": 150,
+        "guide_body_chars": 400,
     }
     assert read_manifest(tmp_path / "absent") is None

@@ -43,17 +43,23 @@ def test_ranking_matches_a_brute_force_numpy_oracle(tokenizer, seed):
         for i in range(40)
     ]
     docs = [faq_document(e, TextPolicy()) for e in entries]
-    vectors = rng.normal(size=(41, 16))
+    vectors = rng.normal(size=(81, 16))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     query = "社保和公积金怎么转"
-    table = {doc.text: vectors[i] for i, doc in enumerate(docs)} | {query: vectors[40]}
-    searcher = build(docs, TableEncoder(table), tokenizer)
+    table = (
+        {doc.text: vectors[i] for i, doc in enumerate(docs)}
+        | {doc.body_text: vectors[40 + i] for i, doc in enumerate(docs)}
+        | {query: vectors[80]}
+    )
+    config = dataclasses.replace(CONFIG, body_weight=0.4)
+    searcher = build(docs, TableEncoder(table), tokenizer, config)
 
     result = searcher.search(query, top_k=5)
 
-    cosines = vectors[:40] @ vectors[40]
+    cosines = vectors[:40] @ vectors[80]
+    body_cosines = vectors[40:80] @ vectors[80]
     keyword = searcher.index.bm25.scaled_scores(tokenizer.tokens(query))
-    expected = fuse(cosines, keyword, [], CONFIG)
+    expected = fuse(cosines, keyword, [], config, body_cosines)
     oracle_rows = sorted(range(40), key=lambda r: (-expected[r], r))[:5]
     assert [hit.doc_id for hit in result.hits] == [docs[r].doc_id for r in oracle_rows]
     np.testing.assert_allclose(

@@ -73,7 +73,12 @@ async def test_search_answers_with_hits_in_the_documented_shape(client):
         "department",
         "source_url",
         "score",
+        "field",
+        "field_answer",
+        "why",
     }
+    assert set(body["hits"][0]["why"]) == {"cosine", "dense", "keyword", "identifier"}
+    assert body["field"] is None and body["rewrites"] == []
     assert 0.0 <= body["hits"][1]["score"] <= body["hits"][0]["score"] <= 1.0
     assert response.headers[REQUEST_ID_HEADER]
 

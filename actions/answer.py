@@ -39,7 +39,19 @@ def answer_response(hit: KbHit) -> str:
 
 
 def utter_hit(dispatcher: CollectingDispatcher, hit: KbHit) -> None:
-    """Show one entry with its source; the wording is in domain.yml."""
+    """Show one entry with its source; the wording is in domain.yml.
+
+    A question about one fact of a guide ("要带什么材料") gets that fact,
+    under the guide's name and with its source, instead of the whole guide.
+    """
+    if hit.field_answer and hit.source_url:
+        dispatcher.utter_message(
+            response="utter_kb_field_answer",
+            field_answer=hit.field_answer,
+            source_title=hit.title,
+            source_url=hit.source_url,
+        )
+        return
     response = answer_response(hit)
     dispatcher.utter_message(
         response=response,

@@ -24,7 +24,11 @@ DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
 
 @dataclass(frozen=True)
 class KbHit:
-    """One guide or FAQ entry; ``score`` in [0, 1], higher is better."""
+    """One guide or FAQ entry; ``score`` in [0, 1], higher is better.
+
+    ``field_answer`` is the one fact the query asked for (materials, time,
+    place, fee, online service, conditions) when the entry has it.
+    """
 
     doc_id: str
     kind: str
@@ -33,6 +37,8 @@ class KbHit:
     department: str | None
     source_url: str | None
     score: float
+    field: str | None = None
+    field_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,9 +145,16 @@ def parse_hit(raw: Any) -> KbHit:
             department=raw.get("department") or None,
             source_url=raw.get("source_url") or None,
             score=float(raw.get("score") or 0.0),
+            field=_optional_text(raw, "field"),
+            field_answer=_optional_text(raw, "field_answer"),
         )
     except (AttributeError, TypeError, ValueError) as exc:
         raise KnowledgeBaseUnavailable("malformed_hit") from exc
+
+
+def _optional_text(raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def _required(raw: dict[str, Any], key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from actions.answer import ActionAnswerCandidate, ActionAnswerQuestion
@@ -58,6 +59,27 @@ async def test_a_rendered_guide_is_not_given_its_source_twice(kb, dispatcher):
     kb.result = KbSearchResult("answer", (rendered,))
     await run_question(dispatcher)
     assert responses(dispatcher) == ["utter_kb_answer_rendered"]
+
+
+async def test_a_question_about_one_fact_gets_that_fact_with_the_guide_cited(
+    kb, dispatcher
+):
+    materials = "申请材料：\n1. 居民户口簿"
+    hit = dataclasses.replace(GUIDE, field="materials", field_answer=materials)
+    kb.result = KbSearchResult("answer", (hit,))
+    await run_question(dispatcher)
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_kb_field_answer"
+    assert message["field_answer"] == materials
+    assert message["source_title"] == GUIDE.title
+    assert message["source_url"] == GUIDE.source_url
+
+
+async def test_a_fact_without_a_source_falls_back_to_the_whole_entry(kb, dispatcher):
+    hit = dataclasses.replace(FAQ, field="fee", field_answer="收费：不收费")
+    kb.result = KbSearchResult("answer", (hit,))
+    await run_question(dispatcher)
+    assert responses(dispatcher) == ["utter_kb_answer_no_department"]
 
 
 async def test_clarify_offers_one_button_per_candidate(kb, dispatcher):

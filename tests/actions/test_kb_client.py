@@ -125,3 +125,21 @@ def test_parse_keeps_empty_optional_fields_as_none():
     hit = {**HIT, "department": "", "source_url": None}
     result = parse_search_result({"outcome": "answer", "hits": [hit]})
     assert result.hits[0].department is None and result.hits[0].source_url is None
+
+
+def test_parse_reads_the_one_fact_asked_for_and_ignores_the_explanation():
+    hit = {
+        **HIT,
+        "field": "materials",
+        "field_answer": "申请材料：\n1. 居民户口簿",
+        "why": {"cosine": 0.9, "dense": 0.5, "keyword": 0.2, "identifier": False},
+    }
+    (parsed,) = parse_search_result({"outcome": "answer", "hits": [hit]}).hits
+    assert parsed.field == "materials"
+    assert parsed.field_answer == "申请材料：\n1. 居民户口簿"
+
+
+def test_parse_treats_a_non_text_fact_as_absent():
+    hit = {**HIT, "field": 3, "field_answer": ["x"]}
+    (parsed,) = parse_search_result({"outcome": "answer", "hits": [hit]}).hits
+    assert parsed.field is None and parsed.field_answer is None

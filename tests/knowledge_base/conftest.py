@@ -17,7 +17,8 @@ from bot.settings import PROJECT_ROOT
 from knowledge_base.pipeline import Layout
 from knowledge_base.tokenizer import KbTokenizer
 
-DICT_DIR = PROJECT_ROOT / "knowledge_base" / "data" / "dict"
+DATA_DIR = PROJECT_ROOT / "knowledge_base" / "data"
+DICT_DIR = DATA_DIR / "dict"
 
 
 class HashingEncoder:

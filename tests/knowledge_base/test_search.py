@@ -5,12 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from knowledge_base.documents import TextPolicy, faq_document
+from knowledge_base.documents import TextPolicy, faq_document, guide_document
 from knowledge_base.errors import DocumentNotFoundError, IndexMismatchError
 from knowledge_base.index import KbIndex
-from knowledge_base.schema import FaqEntry
+from knowledge_base.schema import FaqEntry, ServiceGuide, Source
 from knowledge_base.scoring import ScoreConfig, Thresholds, fuse
 from knowledge_base.search import Searcher
+from knowledge_base.synonyms import SynonymTable
 from tests.knowledge_base.conftest import HashingEncoder, TableEncoder
 
 CONFIG = ScoreConfig(dense_floor=-1.0, dense_ceiling=1.0)
@@ -140,3 +141,62 @@ def test_a_model_other_than_the_index_model_is_refused(tokenizer):
 
     with pytest.raises(IndexMismatchError, match="rebuild"):
         Searcher(index, HashingEncoder(model_id="other/model"))
+
+
+def guide(i: int, name: str) -> ServiceGuide:
+    return ServiceGuide(
+        id=f"g{i}",
+        name=name,
+        department="公安机关",
+        eligibility="本人申请",
+        required_materials=("居民身份证",),
+        sources=(Source(f"https://example.gov.cn/{i}"),),
+    )
+
+
+def test_an_old_name_finds_the_entry_and_a_fact_question_gets_that_fact(tokenizer):
+    names = ["无犯罪记录证明开具", "居住证办理", "护照补办"]
+    docs = [guide_document(guide(i, n), TextPolicy()) for i, n in enumerate(names)]
+    index = KbIndex.build(
+        docs,
+        HashingEncoder(),
+        tokenizer,
+        source_hash="test",
+        text_policy=TextPolicy(),
+        score_config=CONFIG,
+        thresholds=THRESHOLDS,
+        synonyms=SynonymTable([("良民证", "无犯罪记录证明")]),
+    )
+    searcher = Searcher(index, HashingEncoder())
+
+    result = searcher.search("良民证要带什么材料")
+
+    assert result.field == "materials"
+    assert [(r.alias, r.term) for r in result.expansion.rewrites] == [
+        ("良民证", "无犯罪记录证明")
+    ]
+    top = result.hits[0]
+    assert top.doc_id == "guide-g0"
+    assert top.field == "materials" and top.field_answer == "申请材料：\n1. 居民身份证"
+    without = Searcher(index, HashingEncoder(), synonyms=SynonymTable())
+    assert without.search("良民证要带什么材料").hits[0].score < top.score
+
+
+def test_a_small_pool_still_ranks_the_best_entry_first(tokenizer):
+    entries = [
+        faq(i, q) for i, q in enumerate(["社保", "医保", "公积金", "居住证"] * 10)
+    ]
+    docs = [faq_document(e, TextPolicy()) for e in entries]
+    index = KbIndex.build(
+        docs,
+        HashingEncoder(),
+        tokenizer,
+        source_hash="test",
+        text_policy=TextPolicy(),
+        score_config=CONFIG,
+        thresholds=THRESHOLDS,
+    )
+    full = Searcher(index, HashingEncoder()).search("居住证", top_k=1)
+    pooled = Searcher(index, HashingEncoder(), pool_size=3).search("居住证", top_k=1)
+    assert pooled.hits[0].doc_id == full.hits[0].doc_id
+    assert pooled.hits[0].score == full.hits[0].score

@@ -1,4 +1,5 @@
-"""``python -m knowledge_base``: build, search, serve, eval and calibrate.
+"""``python -m knowledge_base``: build, add, remove, restore, query, stats,
+serve, eval and calibrate.
 
 Each subcommand is a small function over ``knowledge_base.pipeline``; errors
 from the package end as one ``error [code]: message`` line and exit code 2.
@@ -10,12 +11,13 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.logs import configure_logging
 from bot.settings import load_settings
-from knowledge_base import pipeline
+from knowledge_base import lifecycle, pipeline
 from knowledge_base.calibration import (
     choose_thresholds,
     measure_floor,
@@ -33,8 +35,9 @@ from knowledge_base.evaluate import (
     run_queries,
     summarise,
 )
+from knowledge_base.index import read_manifest
 from knowledge_base.loader import load_faq, load_guide_catalogue
-from knowledge_base.search import Searcher
+from knowledge_base.search import Searcher, SearchResult
 
 
 def _layout(args: argparse.Namespace) -> pipeline.Layout:
@@ -70,12 +73,118 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(layout: pipeline.Layout) -> None:
+    manifest, _ = pipeline.build(layout, layout.default_sources(), lock=False)
+    print(f"index now holds {manifest.doc_count} documents ({manifest.index_id})")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Copy guide or FAQ files into the data folder, then rebuild.
+
+    A failed build puts the data folder back as it was.
+    """
+    layout = _layout(args)
+    sources = [Path(path) for path in args.files]
+    targets = [lifecycle.target_path(layout.data_dir, path) for path in sources]
+    with lifecycle.build_lock(layout.index_dir), lifecycle.rollback_on_error(targets):
+        for source in sources:
+            target = lifecycle.add_file(layout.data_dir, source)
+            print(f"added {source} -> {target}")
+        _rebuild(layout)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Withdraw documents by id, then rebuild."""
+    layout = _layout(args)
+    withdrawn = layout.data_dir / lifecycle.WITHDRAWN_FILE
+    with (
+        lifecycle.build_lock(layout.index_dir),
+        lifecycle.rollback_on_error([withdrawn]),
+    ):
+        known = [
+            doc.doc_id
+            for doc in pipeline.load_documents(
+                layout.default_sources(), layout.text_policy
+            )
+        ]
+        new = lifecycle.withdraw(layout.data_dir, args.doc_ids, known)
+        print(f"withdrawn: {', '.join(new) or 'none new'}")
+        _rebuild(layout)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Take documents off the withdrawn list, then rebuild."""
+    layout = _layout(args)
+    with lifecycle.build_lock(layout.index_dir):
+        back = lifecycle.restore(layout.data_dir, args.doc_ids)
+        print(f"restored: {', '.join(back) or 'none were withdrawn'}")
+        _rebuild(layout)
+    return 0
+
+
+def format_explained(result: SearchResult) -> str:
+    """The outcome, what the query was read as, and each hit's score parts."""
+    lines = [f"outcome: {result.outcome}"]
+    if result.expansion and result.expansion.rewrites:
+        rewrites = ", ".join(f"{r.alias}→{r.term}" for r in result.expansion.rewrites)
+        lines.append(f"synonyms: {rewrites}")
+    if result.field:
+        lines.append(f"asks about: {result.field}")
+    lines.append("score  = dense×w + keyword×w (+ identifier boost)")
+    for hit in result.hits:
+        why = hit.why
+        parts = (
+            f"cosine {why.cosine:.3f} dense {why.dense:.3f} keyword {why.keyword:.3f}"
+            + (" identifier" if why.identifier else "")
+            if why
+            else ""
+        )
+        lines.append(f"{hit.score:.3f}  {hit.doc_id}  {hit.title}")
+        lines.append(f"       {parts}")
+        if hit.field_answer:
+            lines.append("       " + hit.field_answer.replace("\n", "\n       "))
+    return "\n".join(lines)
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     searcher = pipeline.open_searcher(_layout(args))
     result = searcher.search(args.query, top_k=args.top_k)
-    print(f"outcome: {result.outcome}")
-    for hit in result.hits:
-        print(f"{hit.score:.3f}  {hit.doc_id}  {hit.title}")
+    print(format_explained(result))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    layout = _layout(args)
+    manifest = read_manifest(layout.index_dir)
+    if manifest is None:
+        print(f"no index at {layout.index_dir}; run `make setup`", file=sys.stderr)
+        return 2
+    searcher = pipeline.open_searcher(layout)
+    documents = searcher.index.documents
+    kinds = Counter(doc.kind for doc in documents)
+    departments = Counter(doc.department or "（未注明）" for doc in documents)
+    size = sum(p.stat().st_size for p in layout.index_dir.iterdir() if p.is_file())
+    print(f"index        {layout.index_dir} ({size / 1e6:.1f} MB)")
+    print(f"index id     {manifest.index_id}, built {manifest.built_at}")
+    print(f"model        {manifest.model_id} ({manifest.dim}d)")
+    print(
+        f"documents    {len(documents)}: "
+        + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+    )
+    with_fields = sum(1 for doc in documents if doc.fields)
+    print(f"with facts   {with_fields} (answer one field: materials, time, ...)")
+    print(f"synonyms     {len(searcher.index.synonyms)} aliases in use")
+    print(f"withdrawn    {len(lifecycle.read_withdrawn(layout.data_dir))}")
+    print(f"scoring      {dataclasses.asdict(manifest.score_config)}")
+    print(f"thresholds   {dataclasses.asdict(manifest.thresholds)}")
+    print(
+        "departments  "
+        + "; ".join(
+            f"{name} {count}" for name, count in departments.most_common(args.top)
+        )
+    )
     return 0
 
 
@@ -222,10 +331,33 @@ def make_parser() -> argparse.ArgumentParser:
     )
     build.set_defaults(func=cmd_build)
 
-    search = commands.add_parser("search", help="search the built index")
-    search.add_argument("query")
-    search.add_argument("--top-k", type=int, default=3)
-    search.set_defaults(func=cmd_search)
+    for name in ("query", "search"):
+        search = commands.add_parser(
+            name, help="search the built index and show why each hit scored"
+        )
+        search.add_argument("query")
+        search.add_argument("--top-k", type=int, default=3)
+        search.set_defaults(func=cmd_search)
+
+    add = commands.add_parser(
+        "add", help="add or replace guide YAML / FAQ JSONL files, then rebuild"
+    )
+    add.add_argument("files", nargs="+")
+    add.set_defaults(func=cmd_add)
+
+    remove = commands.add_parser(
+        "remove", help="withdraw documents by id (see `query`), then rebuild"
+    )
+    remove.add_argument("doc_ids", nargs="+")
+    remove.set_defaults(func=cmd_remove)
+
+    restore = commands.add_parser("restore", help="undo `remove` for these ids")
+    restore.add_argument("doc_ids", nargs="+")
+    restore.set_defaults(func=cmd_restore)
+
+    stats = commands.add_parser("stats", help="what the built index holds")
+    stats.add_argument("--top", type=int, default=10, help="departments to list")
+    stats.set_defaults(func=cmd_stats)
 
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host")

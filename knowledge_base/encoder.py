@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from tqdm import tqdm
 
 from knowledge_base.errors import ModelMissingError
 
@@ -135,13 +136,19 @@ class CachedEncoder:
             key=lambda item: (len(item[1]), item[0]),
         )
         started = time.perf_counter()
-        for start in range(0, len(missing), self._batch_size):
-            batch = missing[start : start + self._batch_size]
-            vectors = encode([text for _, text in batch])
-            self._vectors.update(
-                (key, vector) for (key, _), vector in zip(batch, vectors, strict=True)
-            )
-            self._write()
+        # A progress bar on a terminal only (tqdm's disable=None); logs stay clean.
+        with tqdm(
+            total=len(missing), desc=f"embedding {role}s", unit="text", disable=None
+        ) as progress:
+            for start in range(0, len(missing), self._batch_size):
+                batch = missing[start : start + self._batch_size]
+                vectors = encode([text for _, text in batch])
+                self._vectors.update(
+                    (key, vector)
+                    for (key, _), vector in zip(batch, vectors, strict=True)
+                )
+                self._write()
+                progress.update(len(batch))
         if missing:
             logger.info(
                 "kb.cache.filled",

@@ -24,6 +24,7 @@ from knowledge_base.index import (
     Manifest,
     read_manifest,
 )
+from knowledge_base.lifecycle import WITHDRAWN_FILE, build_lock, read_withdrawn
 from knowledge_base.loader import load_faq, load_guide_catalogue, load_guides
 from knowledge_base.schema import Document
 from knowledge_base.scoring import ScoreConfig, Thresholds
@@ -122,6 +123,7 @@ def source_hash(layout: Layout, sources: Sources) -> str:
     extra = [
         layout.calibration_file,
         layout.synonyms_file,
+        layout.data_dir / WITHDRAWN_FILE,
         layout.embedder_dir / MANIFEST,
     ]
     for path in [*sources.files(), *extra]:
@@ -145,8 +147,12 @@ def build(
     sources: Sources,
     force: bool = False,
     encoder: Encoder | None = None,
+    lock: bool = True,
 ) -> tuple[Manifest, bool]:
     """Build the index into ``layout.index_dir`` unless it is up to date.
+
+    One writer at a time (``lifecycle.build_lock``; ``lock=False`` when the
+    caller already holds it); withdrawn entries are left out.
 
     Returns:
         The manifest and whether a new index was written.
@@ -155,6 +161,15 @@ def build(
         ModelMissingError, DictionaryMissingError, InvalidDataError: from the
             steps, with messages naming the file or the command to run.
     """
+    if not lock:
+        return _build_locked(layout, sources, force, encoder)
+    with build_lock(layout.index_dir):
+        return _build_locked(layout, sources, force, encoder)
+
+
+def _build_locked(
+    layout: Layout, sources: Sources, force: bool, encoder: Encoder | None
+) -> tuple[Manifest, bool]:
     wanted = source_hash(layout, sources)
     current = read_manifest(layout.index_dir)
     if current is not None and current.source_hash == wanted and not force:
@@ -163,7 +178,12 @@ def build(
         logger.info("kb.index.up_to_date", extra={"docs": current.doc_count})
         return current, False
     tokenizer = KbTokenizer.load(layout.dict_dir)
-    documents = load_documents(sources, layout.text_policy)
+    withdrawn = read_withdrawn(layout.data_dir)
+    documents = [
+        doc
+        for doc in load_documents(sources, layout.text_policy)
+        if doc.doc_id not in withdrawn
+    ]
     model = encoder or load_encoder(layout.embedder_dir)
     score_config, thresholds = scoring_for(layout, model.model_id)
     index = KbIndex.build(

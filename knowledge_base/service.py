@@ -4,11 +4,17 @@ The model and the index are loaded once, before the server listens; a
 missing one stops start-up with a message naming ``make setup``. Handlers
 are thin: parse, check, search in a worker thread, reply. Errors are JSON
 with a stable code and the request id, and logs never hold the query text.
+
+A watcher checks the index's manifest every ``reload_seconds``; when a
+build has written a new index it is loaded beside the old one and swapped
+in between two requests, so an added, changed or withdrawn entry shows in
+search without a restart, and a half-loaded index is never served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -21,9 +27,15 @@ from typing import Any
 
 from aiohttp import web
 
-from knowledge_base.errors import DocumentNotFoundError, InvalidQueryError
+from knowledge_base.errors import (
+    DocumentNotFoundError,
+    InvalidQueryError,
+    KnowledgeBaseError,
+)
+from knowledge_base.index import KbIndex, read_manifest
 from knowledge_base.pipeline import Layout, open_searcher
 from knowledge_base.search import Searcher
+from knowledge_base.tokenizer import KbTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +47,22 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # The same code as the backend uses for an oversized body.
 _HTTP_CODES = {413: "body_too_large"}
 
-SEARCHER = web.AppKey("searcher", Searcher)
+DEFAULT_RELOAD_SECONDS = 2.0
+RETRY_FAILED_SECONDS = 30.0
+
+
+class SearcherHolder:
+    """The searcher requests use now; the watcher replaces it whole."""
+
+    def __init__(self, searcher: Searcher):
+        self.current = searcher
+        # An index that failed to load is retried after RETRY_FAILED_SECONDS
+        # (it may have been caught mid-replace) and logged once.
+        self.failed_index_id: str | None = None
+        self.failed_at = 0.0
+
+
+SEARCHER = web.AppKey("searcher", SearcherHolder)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -121,7 +148,7 @@ def parse_search(body: dict[str, Any]) -> tuple[str, int]:
 
 
 async def health(request: web.Request) -> web.Response:
-    manifest = request.app[SEARCHER].index.manifest
+    manifest = request.app[SEARCHER].current.index.manifest
     body = {
         "status": "ok",
         "docs": manifest.doc_count,
@@ -136,7 +163,7 @@ async def search(request: web.Request) -> web.Response:
 
     started = time.perf_counter()
     loop = asyncio.get_running_loop()
-    searcher = request.app[SEARCHER]
+    searcher = request.app[SEARCHER].current
     result = await loop.run_in_executor(
         request.app[EXECUTOR], searcher.search, query, top_k
     )
@@ -163,7 +190,7 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def get_document(request: web.Request) -> web.Response:
-    hit = request.app[SEARCHER].document(request.match_info["doc_id"])
+    hit = request.app[SEARCHER].current.document(request.match_info["doc_id"])
     return web.json_response(hit.to_dict(), dumps=_dumps)
 
 
@@ -171,8 +198,66 @@ async def _close_executor(app: web.Application) -> None:
     app[EXECUTOR].shutdown(wait=True)
 
 
-def create_app(searcher: Searcher) -> web.Application:
+def reload_if_changed(holder: SearcherHolder, layout: Layout) -> bool:
+    """Swap in the index at ``layout.index_dir`` if it is not the one served.
+
+    Returns:
+        Whether a new index is now served. An unreadable index (a build
+        still writing, or a broken one) leaves the old one in place.
+    """
+    manifest = read_manifest(layout.index_dir)
+    current = holder.current
+    if manifest is None or manifest.index_id == current.index.manifest.index_id:
+        return False
+    retried = manifest.index_id == holder.failed_index_id
+    if retried and time.monotonic() - holder.failed_at < RETRY_FAILED_SECONDS:
+        return False
+    started = time.perf_counter()
+    try:
+        index = KbIndex.load(layout.index_dir, KbTokenizer.load(layout.dict_dir))
+        searcher = current.with_index(index)
+    except KnowledgeBaseError as exc:
+        holder.failed_index_id, holder.failed_at = manifest.index_id, time.monotonic()
+        if not retried:
+            logger.warning("kb.index.reload_failed", extra={"error": exc.code})
+        return False
+    holder.current = searcher
+    logger.info(
+        "kb.index.reloaded",
+        extra={
+            "index_id": manifest.index_id,
+            "docs": manifest.doc_count,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+    return True
+
+
+def _watch(layout: Layout, seconds: float):
+    async def watcher(app: web.Application):
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                await asyncio.to_thread(reload_if_changed, app[SEARCHER], layout)
+
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return watcher
+
+
+def create_app(
+    searcher: Searcher,
+    layout: Layout | None = None,
+    reload_seconds: float = DEFAULT_RELOAD_SECONDS,
+) -> web.Application:
     """The aiohttp application over a loaded searcher.
+
+    With ``layout``, a new index written there is picked up without a
+    restart (checked every ``reload_seconds``).
 
     SECURITY: no authentication and no rate limit; it must stay on
     127.0.0.1 or behind the action server's network (TODO(#8)).
@@ -180,7 +265,9 @@ def create_app(searcher: Searcher) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES
     )
-    app[SEARCHER] = searcher
+    app[SEARCHER] = SearcherHolder(searcher)
+    if layout is not None:
+        app.cleanup_ctx.append(_watch(layout, reload_seconds))
     # One worker: the model is CPU-bound, and queued requests keep latency flat.
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-search")
     app.on_cleanup.append(_close_executor)
@@ -199,4 +286,6 @@ def serve(layout: Layout, host: str, port: int) -> None:
     """
     searcher = open_searcher(layout)
     logger.info("kb.service.starting", extra={"host": host, "port": port})
-    web.run_app(create_app(searcher), host=host, port=port, access_log=None, print=None)
+    web.run_app(
+        create_app(searcher, layout), host=host, port=port, access_log=None, print=None
+    )

@@ -10,6 +10,8 @@ The fused score (docs/knowledge-base.md, "Scores"):
     score   = min(1, fused + identifier_boost)   if the query quotes a rare
                                                  identifier of the document
             = fused                              otherwise
+    score   = max(0, score - variant_penalty)    if the title names a variant
+                                                 the query does not ask about
 
 ``dense_floor`` is measured per model (the cosine of an unrelated pair), so
 0 means "no closer than an unrelated entry" whatever the model.
@@ -36,6 +38,9 @@ class ScoreConfig:
         identifier_boost: added when the query quotes a document's identifier.
         body_weight: share of the body vector's cosine in the dense leg (the
             rest is the title vector's).
+        variant_penalty: taken off a document whose title names a variant
+            (progress query, extension, …) the query does not ask about
+            (``knowledge_base.variants``).
         dense_floor: cosine of an unrelated query and document (maps to 0).
         dense_ceiling: cosine that maps to 1 (1.0: the same text).
     """
@@ -44,6 +49,7 @@ class ScoreConfig:
     keyword_weight: float = 0.25
     identifier_boost: float = 0.3
     body_weight: float = 0.0
+    variant_penalty: float = 0.0
     dense_floor: float = 0.8
     dense_ceiling: float = 1.0
 

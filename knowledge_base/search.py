@@ -31,6 +31,7 @@ from knowledge_base.scoring import (
     fuse,
 )
 from knowledge_base.synonyms import Expansion, SynonymTable
+from knowledge_base.variants import unasked
 
 logger = logging.getLogger(__name__)
 
@@ -288,6 +289,15 @@ class Searcher:
             self.score_config,
             pool.body_cosines,
         )
+        penalty = self.score_config.variant_penalty
+        if penalty:
+            demoted = [
+                position
+                for position, row in enumerate(pool.rows)
+                if self.index.documents[row].kind == "guide"
+                and unasked(self.index.documents[row].title, query)
+            ]
+            scores[demoted] = np.maximum(scores[demoted] - penalty, 0.0)
         # Rank by score, then by index order so that ties are stable.
         order = np.lexsort((pool.rows, -scores))
         ranked = order[: max(top_k, 2)]
@@ -331,7 +341,8 @@ class Searcher:
 
 
 def baseline(searcher: Searcher, leg: str) -> Searcher:
-    """The same index searched by one leg alone, without synonyms or boost.
+    """The same index searched by one leg alone: no synonyms, no identifier
+    boost, no variant penalty.
 
     ``leg`` is ``dense`` or ``keyword``; the benchmark's baselines.
     """
@@ -341,6 +352,7 @@ def baseline(searcher: Searcher, leg: str) -> Searcher:
         dense_weight=weights[0],
         keyword_weight=weights[1],
         identifier_boost=0.0,
+        variant_penalty=0.0,
     )
     return Searcher(
         searcher.index,

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import repository
+from backend import consents, lifecycle, repository
 from backend.auth import TokenTable
 from backend.errors import DatabaseUnavailableError
 from backend.middleware import (
@@ -33,9 +33,13 @@ from backend.middleware import (
 )
 from backend.validation import (
     parse_application_no,
+    parse_consent,
+    parse_consent_id,
     parse_id_number,
     parse_idempotency_key,
+    parse_item_id,
     parse_json_object,
+    parse_status_change,
     parse_submission,
 )
 from bot.settings import Settings
@@ -83,13 +87,44 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[OPENAPI], content_type="application/yaml")
 
 
+async def create_consent(request: web.Request) -> web.Response:
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    submission = parse_consent(parse_json_object(await request.read()))
+
+    work = partial(
+        consents.record_consent,
+        submission=submission,
+        idempotency_key=key,
+        caller=_caller(request),
+    )
+    result = await in_session(request.app, work)
+
+    logger.info(
+        "backend.consent.recorded" if result.created else "backend.consent.replayed",
+        extra={
+            "fields": len(result.consent.fields),
+            "scenario_id": result.consent.scenario_id,
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    return json_response(
+        result.consent.to_json(), status=201 if result.created else 200
+    )
+
+
 async def get_profile(request: web.Request) -> web.Response:
     id_number = parse_id_number(request.match_info["id_number"])
+    consent_id = parse_consent_id(request.query.get("consent_id"))
 
-    work = partial(repository.get_profile, id_number=id_number, caller=_caller(request))
-    profile = await in_session(request.app, work)
+    work = partial(
+        consents.release_profile,
+        id_number=id_number,
+        consent_id=consent_id,
+        caller=_caller(request),
+    )
+    profile, consent = await in_session(request.app, work)
 
-    return json_response(profile.to_json())
+    return json_response(profile.to_json(consent))
 
 
 async def create_application(request: web.Request) -> web.Response:
@@ -132,6 +167,36 @@ async def get_application(request: web.Request) -> web.Response:
     return json_response(application.to_json())
 
 
+async def cancel_application(request: web.Request) -> web.Response:
+    application_no = parse_application_no(request.match_info["application_no"])
+
+    work = partial(
+        lifecycle.cancel_application,
+        application_no=application_no,
+        caller=_caller(request),
+    )
+    application = await in_session(request.app, work)
+
+    return json_response(application.to_json())
+
+
+async def set_item_status(request: web.Request) -> web.Response:
+    application_no = parse_application_no(request.match_info["application_no"])
+    item_id = parse_item_id(request.match_info["item_id"])
+    change = parse_status_change(parse_json_object(await request.read()))
+
+    work = partial(
+        lifecycle.set_item_status,
+        application_no=application_no,
+        item_id=item_id,
+        change=change,
+        caller=_caller(request),
+    )
+    application = await in_session(request.app, work)
+
+    return json_response(application.to_json())
+
+
 def create_app(settings: Settings, engine: Engine) -> web.Application:
     """The backend application over an engine whose schema is up to date.
 
@@ -148,7 +213,14 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app[OPENAPI] = OPENAPI_PATH.read_bytes()
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.yaml", openapi)
+    app.router.add_post("/v1/consents", create_consent)
     app.router.add_get("/v1/profiles/{id_number}", get_profile)
     app.router.add_post("/v1/applications", create_application)
     app.router.add_get("/v1/applications/{application_no}", get_application)
+    app.router.add_post("/v1/applications/{application_no}/cancel", cancel_application)
+    # SECURITY: an operator's (or a test's) call, under the one bearer token
+    # the action server also holds; a separate operator token is TODO(#8).
+    app.router.add_post(
+        "/v1/applications/{application_no}/items/{item_id}/status", set_item_status
+    )
     return app

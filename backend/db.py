@@ -77,8 +77,9 @@ class Application(Base):
     id = Column(Integer, primary_key=True)
     application_no = Column(String(16), nullable=False, unique=True)
     # One row per key, enforced by the database: concurrent duplicates lose
-    # the race on this constraint and read the winner's row. Keys are global;
-    # TODO(#5): scope them per caller once a second caller exists.
+    # the race on this constraint and read the winner's row. Keys are global:
+    # the action server is the only caller that submits (the operator moves
+    # item statuses); scope keys per caller when a second submitter exists.
     idempotency_key = Column(String(128), nullable=False, unique=True)
     request_hash = Column(String(64), nullable=False)
     scenario_id = Column(String(64), nullable=False)
@@ -86,6 +87,8 @@ class Application(Base):
     applicant_id_number = Column(String(18), nullable=False, index=True)
     answers = Column(JSON, nullable=False)
     form = Column(JSON, nullable=False)
+    # received | accepted | returned | done | cancelled, derived from the items
+    # (backend.lifecycle) except cancelled, which the citizen sets.
     status = Column(String(32), nullable=False)
     created_at = Column(DateTime, nullable=False)  # UTC, stored naive
     updated_at = Column(DateTime, nullable=False)  # UTC, stored naive
@@ -109,7 +112,34 @@ class ApplicationItem(Base):
     name = Column(String(128), nullable=False)
     department = Column(String(128), nullable=False)
     route = Column(String(32), nullable=False)
+    # received -> accepted | returned -> done (backend.lifecycle.TRANSITIONS)
     status = Column(String(32), nullable=False)
+    # What the citizen must fix; set only while the item is returned.
+    reason = Column(String(256), nullable=True)
+    # NULL until the item's status first changes after submission.
+    updated_at = Column(DateTime, nullable=True)  # UTC, stored naive
+
+
+class Consent(Base):
+    """A citizen's consent (授权同意) to release profile fields for one form.
+
+    Who (``citizen_id_number``), which fields, when (``granted_at``), for which
+    scenario and form instance, and which caller recorded it.
+    """
+
+    __tablename__ = "consents"
+
+    id = Column(Integer, primary_key=True)
+    consent_id = Column(String(32), nullable=False, unique=True)
+    # One consent per key, as for applications: a retried call replays it.
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    request_hash = Column(String(64), nullable=False)
+    citizen_id_number = Column(String(18), nullable=False, index=True)
+    fields = Column(JSON, nullable=False)  # sorted names from PROFILE_FIELDS
+    scenario_id = Column(String(64), nullable=False)
+    form_instance = Column(String(128), nullable=False)
+    recorded_by = Column(String(64), nullable=False)
+    granted_at = Column(DateTime, nullable=False)  # UTC, stored naive
 
 
 class AuditEntry(Base):
@@ -123,6 +153,8 @@ class AuditEntry(Base):
     target = Column(String(64), nullable=False)
     request_id = Column(String(64), nullable=False)
     at = Column(DateTime, nullable=False)  # UTC, stored naive
+    # The consent a profile read relied on; NULL for every other action.
+    consent_id = Column(String(32), nullable=True)
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

@@ -74,12 +74,55 @@ class InvalidIdempotencyKeyError(BackendError):
     )
 
 
+class InvalidConsentIdError(BackendError):
+    """A ``consent_id`` that cannot exist (32 lowercase hex digits)."""
+
+    code = "invalid_consent_id"
+    status = 400
+    default_message = "consent_id must be 32 lowercase hexadecimal digits"
+
+
+class InvalidItemIdError(BackendError):
+    """An item id in a path that cannot exist."""
+
+    code = "invalid_item_id"
+    status = 400
+    default_message = "item_id must be lowercase a-z 0-9 _ -, up to 64 characters"
+
+
 class UnauthorizedError(BackendError):
     """No bearer token, or one the backend does not know."""
 
     code = "unauthorized"
     status = 401
     default_message = "a valid bearer token is required"
+
+
+class ConsentRequiredError(BackendError):
+    """A profile read that names no consent: profiles are released only with one."""
+
+    code = "consent_required"
+    status = 403
+    default_message = (
+        "a profile is released only with the citizen's consent:"
+        " record one with POST /v1/consents and pass its consent_id"
+    )
+
+
+class ConsentInvalidError(BackendError):
+    """No consent with this id covers this citizen (or it was never recorded)."""
+
+    code = "consent_invalid"
+    status = 403
+    default_message = "no recorded consent with this consent_id covers this id_number"
+
+
+class ConsentExpiredError(BackendError):
+    """The consent is older than the platform accepts for a pre-fill."""
+
+    code = "consent_expired"
+    status = 403
+    default_message = "the consent has expired; ask the citizen again"
 
 
 class ProfileNotFoundError(BackendError):
@@ -96,6 +139,14 @@ class ApplicationNotFoundError(BackendError):
     code = "application_not_found"
     status = 404
     default_message = "no application with this application_no"
+
+
+class ItemNotFoundError(BackendError):
+    """The application has no item with this id."""
+
+    code = "item_not_found"
+    status = 404
+    default_message = "the application has no item with this item_id"
 
 
 class RouteNotFoundError(BackendError):
@@ -120,6 +171,24 @@ class IdempotencyConflictError(BackendError):
     code = "idempotency_conflict"
     status = 409
     default_message = "this Idempotency-Key was already used with a different body"
+
+
+class InvalidTransitionError(BackendError):
+    """An item cannot move from its status to the one asked for."""
+
+    code = "invalid_transition"
+    status = 409
+    default_message = "the item cannot move to this status from its current one"
+
+
+class CancelNotAllowedError(BackendError):
+    """An item of the application is already accepted (or done)."""
+
+    code = "cancel_not_allowed"
+    status = 409
+    default_message = (
+        "the application can no longer be cancelled: an item is already accepted"
+    )
 
 
 class BodyTooLargeError(BackendError):

@@ -1,4 +1,4 @@
-"""Reading and writing the backend's records, one function per use.
+"""Reading and writing applications, one function per use; the audit helper.
 
 Every function takes an open :class:`~sqlalchemy.orm.Session` and returns
 frozen records, never ORM objects, so callers cannot lazy-load after the
@@ -19,12 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db import Application, ApplicationItem, AuditEntry, Citizen
+from backend.db import Application, ApplicationItem, AuditEntry
 from backend.errors import (
     ApplicationNotFoundError,
     BackendError,
     IdempotencyConflictError,
-    ProfileNotFoundError,
 )
 from backend.validation import Submission
 
@@ -52,39 +51,13 @@ class Caller:
 
 
 @dataclass(frozen=True)
-class LicenceRecord:
-    kind: str
-    number: str
-    holder: str
-
-
-@dataclass(frozen=True)
-class ProfileRecord:
-    """What the platform knows about a citizen, for pre-fill."""
-
-    id_number: str
-    name: str
-    phone: str
-    address: str
-    licences: tuple[LicenceRecord, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id_number": self.id_number,
-            "name": self.name,
-            "phone": self.phone,
-            "address": self.address,
-            "licences": [vars(licence) for licence in self.licences],
-        }
-
-
-@dataclass(frozen=True)
 class ItemRecord:
     item_id: str
     name: str
     department: str
     route: str
     status: str
+    reason: str | None = None  # what to fix, while the item is returned
 
 
 @dataclass(frozen=True)
@@ -96,16 +69,22 @@ class ApplicationRecord:
     status: str
     items: tuple[ItemRecord, ...]
     created_at: datetime  # UTC, naive
+    updated_at: datetime  # UTC, naive
 
     def to_json(self) -> dict[str, Any]:
-        created = self.created_at.replace(tzinfo=UTC, microsecond=0)
         return {
             "application_no": self.application_no,
             "scenario_id": self.scenario_id,
             "status": self.status,
             "items": [vars(item) for item in self.items],
-            "created_at": created.isoformat().replace("+00:00", "Z"),
+            "created_at": iso_utc(self.created_at),
+            "updated_at": iso_utc(self.updated_at),
         }
+
+
+def iso_utc(moment: datetime) -> str:
+    """A naive UTC time as ``2026-12-03T06:12:45Z`` (seconds precision)."""
+    return moment.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -114,30 +93,6 @@ class SubmitResult:
 
     application: ApplicationRecord
     created: bool
-
-
-def get_profile(session: Session, id_number: str, caller: Caller) -> ProfileRecord:
-    """The profile for a normalized 身份证号; the read is audited.
-
-    Raises:
-        ProfileNotFoundError: no citizen with this number.
-    """
-    citizen = session.get(Citizen, id_number)
-    if citizen is None:
-        raise ProfileNotFoundError()
-    record = ProfileRecord(
-        id_number=citizen.id_number,
-        name=citizen.name,
-        phone=citizen.phone,
-        address=citizen.address,
-        licences=tuple(
-            LicenceRecord(licence.kind, licence.number, licence.holder)
-            for licence in citizen.licences
-        ),
-    )
-    _audit(session, caller, "profile.read", id_number)
-    session.commit()
-    return record
 
 
 def get_application(
@@ -153,8 +108,8 @@ def get_application(
     ).scalar_one_or_none()
     if row is None:
         raise ApplicationNotFoundError()
-    record = _record(row)
-    _audit(session, caller, "application.read", application_no)
+    record = application_record(row)
+    audit(session, caller, "application.read", application_no)
     session.commit()
     return record
 
@@ -184,8 +139,8 @@ def submit_application(
             submission, idempotency_key, new_application_no(now), now
         )
         session.add(row)
-        _audit(session, caller, "application.create", row.application_no, now)
-        record = _record(row)
+        audit(session, caller, "application.create", row.application_no, now)
+        record = application_record(row)
         try:
             session.commit()
         except IntegrityError:
@@ -218,8 +173,8 @@ def _replay(
         return None
     if row.request_hash != submission.request_hash:
         raise IdempotencyConflictError()
-    record = _record(row)
-    _audit(session, caller, "application.replay", row.application_no)
+    record = application_record(row)
+    audit(session, caller, "application.replay", row.application_no)
     session.commit()
     return SubmitResult(record, created=False)
 
@@ -252,28 +207,37 @@ def _new_application(
     )
 
 
-def _record(row: Application) -> ApplicationRecord:
+def application_record(row: Application) -> ApplicationRecord:
+    """The frozen record of an application row (read inside its session)."""
     return ApplicationRecord(
         application_no=row.application_no,
         scenario_id=row.scenario_id,
         status=row.status,
         items=tuple(
             ItemRecord(
-                item.item_id, item.name, item.department, item.route, item.status
+                item.item_id,
+                item.name,
+                item.department,
+                item.route,
+                item.status,
+                item.reason,
             )
             for item in row.items
         ),
         created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
-def _audit(
+def audit(
     session: Session,
     caller: Caller,
     action: str,
     target: str,
     at: datetime | None = None,
+    consent_id: str | None = None,
 ) -> None:
+    """Add an audit row to the session; the caller's commit makes it stick."""
     session.add(
         AuditEntry(
             who=caller.name,
@@ -281,5 +245,6 @@ def _audit(
             target=target,
             request_id=caller.request_id,
             at=at or utc_now(),
+            consent_id=consent_id,
         )
     )

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import (
+    ConsentRequiredError,
     InvalidApplicationNoError,
+    InvalidConsentIdError,
     InvalidIdempotencyKeyError,
     InvalidIdNumberError,
+    InvalidItemIdError,
     InvalidJsonError,
     InvalidRequestError,
     MissingIdempotencyKeyError,
@@ -33,6 +36,15 @@ _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 _BODY_FIELDS = frozenset({"scenario_id", "applicant", "answers", "items", "form"})
 _APPLICANT_FIELDS = frozenset({"id_number", "name", "phone", "address"})
 _ITEM_FIELDS = ("item_id", "name", "department", "route")
+_CONSENT_ID = re.compile(r"[0-9a-f]{32}")
+_FORM_INSTANCE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+_CONSENT_FIELDS = frozenset({"id_number", "fields", "scenario_id", "form_instance"})
+_STATUS_FIELDS = frozenset({"status", "reason"})
+# What a consent may release; the profile answer carries only the consented ones.
+PROFILE_FIELDS = ("name", "phone", "address", "licences")
+# Item statuses an operator may set; ``cancelled`` comes only from a cancel.
+ITEM_STATUSES = ("received", "accepted", "returned", "done")
+MAX_REASON = 256
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,31 @@ def parse_application_no(raw: str) -> str:
     """
     if not _APPLICATION_NO.fullmatch(raw):
         raise InvalidApplicationNoError()
+    return raw
+
+
+def parse_item_id(raw: str) -> str:
+    """An item id from a path, unchanged.
+
+    Raises:
+        InvalidItemIdError: not lowercase ``a-z 0-9 _ -`` up to 64 characters.
+    """
+    if not _ITEM_ID.fullmatch(raw):
+        raise InvalidItemIdError()
+    return raw
+
+
+def parse_consent_id(raw: str | None) -> str:
+    """The ``consent_id`` a profile read relies on.
+
+    Raises:
+        ConsentRequiredError: none was given.
+        InvalidConsentIdError: not 32 lowercase hex digits.
+    """
+    if not raw:
+        raise ConsentRequiredError()
+    if not _CONSENT_ID.fullmatch(raw):
+        raise InvalidConsentIdError()
     return raw
 
 
@@ -147,6 +184,86 @@ def parse_submission(body: dict[str, Any]) -> Submission:
         form=_object(body, "form"),
         request_hash=fingerprint(body),
     )
+
+
+@dataclass(frozen=True)
+class ConsentSubmission:
+    """A checked ``POST /v1/consents`` body and its fingerprint."""
+
+    id_number: str
+    fields: tuple[str, ...]  # sorted, distinct, from PROFILE_FIELDS
+    scenario_id: str
+    form_instance: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """An operator's move of one item to ``status``, with the reason if returned."""
+
+    status: str
+    reason: str | None
+
+
+def parse_consent(body: dict[str, Any]) -> ConsentSubmission:
+    """Check a ``POST /v1/consents`` body (docs/backend-api.md).
+
+    Raises:
+        InvalidRequestError: a field is missing, unknown or malformed.
+        InvalidIdNumberError: ``id_number`` is not a valid 身份证号.
+    """
+    _reject_unknown(body, _CONSENT_FIELDS, "body")
+    scenario_id = _text(body, "scenario_id", "body")
+    if not _SCENARIO_ID.fullmatch(scenario_id):
+        raise InvalidRequestError("scenario_id must be lowercase a-z 0-9 _ -")
+    form_instance = _text(body, "form_instance", "body")
+    if not _FORM_INSTANCE.fullmatch(form_instance):
+        raise InvalidRequestError(
+            "form_instance must be 8-128 characters from A-Z a-z 0-9 . _ : -"
+        )
+    fields = body.get("fields")
+    valid = (
+        isinstance(fields, list)
+        and fields
+        and all(isinstance(name, str) and name in PROFILE_FIELDS for name in fields)
+        and len(set(fields)) == len(fields)
+    )
+    if not valid:
+        raise InvalidRequestError(
+            f"fields must be a non-empty list of distinct names from {PROFILE_FIELDS}"
+        )
+    return ConsentSubmission(
+        id_number=parse_id_number(_text(body, "id_number", "body")),
+        fields=tuple(sorted(fields)),
+        scenario_id=scenario_id,
+        form_instance=form_instance,
+        request_hash=fingerprint(body),
+    )
+
+
+def parse_status_change(body: dict[str, Any]) -> StatusChange:
+    """Check a ``POST .../items/{item_id}/status`` body.
+
+    A ``returned`` item needs the reason the citizen will read (what to fix);
+    any other status takes none.
+
+    Raises:
+        InvalidRequestError: unknown status, a missing or unexpected reason.
+    """
+    _reject_unknown(body, _STATUS_FIELDS, "body")
+    status = body.get("status")
+    if status not in ITEM_STATUSES:
+        raise InvalidRequestError(f"status must be one of {list(ITEM_STATUSES)}")
+    if status != "returned":
+        if "reason" in body:
+            raise InvalidRequestError("reason is only for status returned")
+        return StatusChange(status, None)
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidRequestError(
+            f"a returned item needs a reason of 1-{MAX_REASON} characters"
+        )
+    return StatusChange(status, reason.strip())
 
 
 def _items(raw: Any) -> tuple[SubmittedItem, ...]:

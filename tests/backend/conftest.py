@@ -21,6 +21,7 @@ from backend.app import create_app
 from backend.db import create_db_engine, upgrade_schema
 from backend.seed import seed
 from bot.settings import load_settings
+from tests.backend.samples import consent_body
 
 TOKEN = "test-backend-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -122,3 +123,14 @@ async def start_server(app) -> TestServer:
 @pytest.fixture
 async def client(aiohttp_client, app):
     return await aiohttp_client(await start_server(app))
+
+
+async def record_consent(client, id_number: str, key: str = "consent-0001", **body):
+    """Record a consent through the API; returns its ``consent_id``."""
+    response = await client.post(
+        "/v1/consents",
+        json=consent_body(id_number, **body),
+        headers={**AUTH, "Idempotency-Key": key},
+    )
+    assert response.status in (200, 201), await response.text()
+    return (await response.json())["consent_id"]

@@ -40,3 +40,15 @@ def application_body(**overrides: Any) -> dict[str, Any]:
     body = copy.deepcopy(body)
     body.update(overrides)
     return body
+
+
+def consent_body(id_number: str = WITH_LICENCES.id_number, **overrides: Any):
+    """A valid ``POST /v1/consents`` body; keyword arguments replace fields."""
+    body = {
+        "id_number": id_number,
+        "fields": ["name", "phone", "address", "licences"],
+        "scenario_id": "restaurant",
+        "form_instance": "run-0001-restaurant",
+    }
+    body.update(overrides)
+    return body

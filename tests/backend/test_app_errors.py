@@ -6,12 +6,13 @@ import pytest
 import yaml
 from sqlalchemy import create_engine
 
-from backend import repository
+from backend import consents
 from backend.app import MAX_BODY_BYTES, OPENAPI_PATH, create_app
 from tests.backend.conftest import AUTH, TOKEN, start_server
 from tests.backend.samples import WITH_LICENCES, application_body
 
-PROFILE = f"/v1/profiles/{WITH_LICENCES.id_number}"
+# A well-formed consent id that names no consent: enough to reach the database.
+PROFILE = f"/v1/profiles/{WITH_LICENCES.id_number}?consent_id={'0' * 32}"
 
 
 async def _error(response) -> tuple[int, str]:
@@ -37,7 +38,8 @@ async def test_v1_without_the_right_bearer_token_is_unauthorized(client, authori
 async def test_bearer_scheme_is_case_insensitive(client):
     response = await client.get(PROFILE, headers={"Authorization": f"bearer {TOKEN}"})
 
-    assert response.status == 200
+    # Past authentication: the consent check answers.
+    assert await _error(response) == (403, "consent_invalid")
 
 
 async def test_unknown_paths_need_a_token_before_they_are_not_found(client):
@@ -119,7 +121,7 @@ async def test_a_crash_answers_internal_error_without_details(client, monkeypatc
     def crash(*args, **kwargs):
         raise RuntimeError(f"boom {WITH_LICENCES.id_number}")
 
-    monkeypatch.setattr(repository, "get_profile", crash)
+    monkeypatch.setattr(consents, "release_profile", crash)
 
     response = await client.get(PROFILE, headers=AUTH)
 
@@ -147,3 +149,24 @@ async def test_unreachable_database_is_database_unavailable(
 def test_an_empty_token_stops_start_up(settings, sqlite_engine):
     with pytest.raises(ValueError, match="ZW_BACKEND_TOKEN"):
         create_app(replace(settings, backend_token=""), sqlite_engine)
+
+
+def test_every_reference_in_the_openapi_document_resolves():
+    spec = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+    refs = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    for ref in refs:
+        target = spec
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+    assert len(refs) > 20

@@ -1,32 +1,40 @@
 """Consent, 身份证号, the pre-filled integrated form, confirmation and submission.
 
 ``prefill_form`` asks for consent to pre-fill from the citizen's profile and
-for the 身份证号 the backend files the application under; ``confirm_form`` asks
-to confirm. A submission carries an idempotency key made from the sender and
-the run's id, so re-delivery or a retried 确认提交 never creates a second one.
+for the 身份证号 the backend files the application under; the consent is
+recorded at the platform, which releases only the consented fields under it.
+``confirm_form`` asks to confirm. A confirmed application goes to the durable
+outbox first (actions.outbox), then to the platform, under an idempotency key
+made from the sender and the run's id, so re-delivery, a retried 确认提交 or
+a crash in between never creates a second application or loses one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions import parsing
 from actions.backend_client import (
     BackendRejected,
     BackendUnavailable,
+    ConsentRequest,
     Profile,
     ProfileNotFound,
 )
+from actions.delivery import Delivery, deliver
 from actions.form_base import (
     AnswerFormValidation,
     latest_intent,
     parse_yes_no_or_intent,
 )
+from actions.outbox import DELIVERED, PENDING, OutboxConflict, OutboxEntry
 from actions.scenario_form import current_scenario
 from actions.scenario_state import (
     APPLICATION_NO_SLOT,
@@ -34,12 +42,14 @@ from actions.scenario_state import (
     CONSENT_SLOT,
     ID_NUMBER_SLOT,
     INSTANCE_SLOT,
+    PREFILL_FIELDS,
     answers_from,
     build_request,
+    consent_key,
     idempotency_key,
     questions_complete,
 )
-from actions.services import get_services
+from actions.services import Services, get_services
 from knowledge_base.scenarios import Scenario, applicable_items
 
 logger = logging.getLogger(__name__)
@@ -118,7 +128,14 @@ class ActionPrefillApplication(Action):
         # WeChat OAuth) before reading a profile. TODO(#8)
         profile = None
         if tracker.get_slot(CONSENT_SLOT):
-            profile = await self._profile(dispatcher, id_number)
+            consent = ConsentRequest(
+                id_number=id_number,
+                fields=PREFILL_FIELDS,
+                scenario_id=scenario.id,
+                form_instance=str(tracker.get_slot(INSTANCE_SLOT) or ""),
+            )
+            key = consent_key(tracker.sender_id, consent.form_instance, id_number)
+            profile = await self._profile(dispatcher, consent, key)
 
         answers, items = form_lines(scenario, tracker.slots)
         common = {
@@ -144,10 +161,13 @@ class ActionPrefillApplication(Action):
 
     @staticmethod
     async def _profile(
-        dispatcher: CollectingDispatcher, id_number: str
+        dispatcher: CollectingDispatcher, consent: ConsentRequest, key: str
     ) -> Profile | None:
+        """Record the consent, then read the fields it releases."""
+        backend = get_services().backend
         try:
-            return await get_services().backend.get_profile(id_number)
+            receipt = await backend.record_consent(consent, key)
+            return await backend.get_profile(consent.id_number, receipt.consent_id)
         except ProfileNotFound:
             logger.info("actions.prefill.profile_not_found")
             dispatcher.utter_message(response="utter_profile_not_found")
@@ -186,38 +206,56 @@ class ActionSubmitApplication(Action):
             scenario, tracker.slots, bool(tracker.get_slot(CONSENT_SLOT))
         )
         key = idempotency_key(tracker.sender_id, instance_id)
+        services = get_services()
+        sender_hash = services.sender_hash(tracker.sender_id)
         try:
-            receipt = await get_services().backend.submit_application(request, key)
-        except BackendUnavailable as exc:
-            # TODO(#5): a durable outbox; until then the slots are the outbox
-            # and 确认提交 retries with the same idempotency key.
-            logger.warning("actions.submit.unavailable", extra={"code": exc.code})
+            entry = await asyncio.to_thread(
+                services.outbox.put, key, sender_hash, request
+            )
+        except OutboxConflict:
+            # Answers changed after this run was confirmed: the platform would
+            # refuse the key with another body, so say so without sending.
+            logger.warning("actions.submit.conflict", extra={"source": "outbox"})
+            dispatcher.utter_message(response="utter_submission_conflict")
+            return []
+        except (OSError, SQLAlchemyError) as exc:
+            # Not on disk, so not sent either: the slots keep everything and
+            # 确认提交 tries again with the same key.
+            logger.error(
+                "actions.submit.outbox_failed", extra={"exc_type": type(exc).__name__}
+            )
             dispatcher.utter_message(response="utter_submission_failed_kept")
             return [SlotSet(CONFIRM_SLOT, True)]
-        except BackendRejected as exc:
-            logger.error("actions.submit.rejected", extra={"code": exc.code})
-            response = (
-                "utter_submission_conflict"
-                if exc.code == "idempotency_conflict"
-                else "utter_submission_rejected"
-            )
-            dispatcher.utter_message(response=response)
-            return []
 
-        logger.info(
-            "actions.submit.done",
-            extra={
-                "scenario": scenario.id,
-                "items": len(receipt.items),
-                "replayed": receipt.replayed,
-            },
+        delivery = await deliver(services.outbox, services.backend, entry)
+        return await reply_delivery(dispatcher, services, entry, delivery)
+
+
+async def reply_delivery(
+    dispatcher: CollectingDispatcher,
+    services: Services,
+    entry: OutboxEntry,
+    delivery: Delivery,
+) -> list[EventType]:
+    """Tell the citizen the number, that it is queued, or that it was refused."""
+    if delivery.status == PENDING:
+        dispatcher.utter_message(response="utter_submission_queued")
+        return [SlotSet(CONFIRM_SLOT, True)]
+    await asyncio.to_thread(services.outbox.mark_told, entry.idempotency_key)
+    if delivery.status != DELIVERED:
+        response = (
+            "utter_submission_conflict"
+            if delivery.code == "idempotency_conflict"
+            else "utter_submission_rejected"
         )
-        dispatcher.utter_message(
-            response="utter_application_submitted",
-            application_no=receipt.application_no,
-            item_count=len(receipt.items),
-        )
-        return [
-            SlotSet(APPLICATION_NO_SLOT, receipt.application_no),
-            SlotSet(CONFIRM_SLOT, True),
-        ]
+        dispatcher.utter_message(response=response)
+        return []
+    dispatcher.utter_message(
+        response="utter_application_submitted",
+        application_no=delivery.application_no,
+        item_count=delivery.item_count,
+    )
+    return [
+        SlotSet(APPLICATION_NO_SLOT, delivery.application_no),
+        SlotSet(CONFIRM_SLOT, True),
+    ]

@@ -74,17 +74,49 @@ class Licence:
 
 @dataclass(frozen=True)
 class Profile:
-    """A citizen's profile for pre-fill."""
+    """A citizen's profile for pre-fill: only the fields the consent released.
+
+    A field the consent did not name is ``None`` (``licences``: empty).
+    """
 
     id_number: str
-    name: str
-    phone: str
-    address: str
-    licences: tuple[Licence, ...]
+    consent_id: str
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    licences: tuple[Licence, ...] = ()
 
     def has_licence(self, kind: str) -> bool:
         """True when the citizen holds a licence of this kind (e.g. 营业执照)."""
         return any(licence.kind == kind for licence in self.licences)
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """A citizen's consent (授权同意) to release ``fields`` for one form instance."""
+
+    id_number: str
+    fields: tuple[str, ...]  # from name, phone, address, licences
+    scenario_id: str
+    form_instance: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id_number": self.id_number,
+            "fields": list(self.fields),
+            "scenario_id": self.scenario_id,
+            "form_instance": self.form_instance,
+        }
+
+
+@dataclass(frozen=True)
+class ConsentReceipt:
+    """The platform's record of a consent; ``consent_id`` releases the profile."""
+
+    consent_id: str
+    fields: tuple[str, ...]
+    granted_at: str
+    expires_at: str
 
 
 @dataclass(frozen=True)
@@ -99,9 +131,13 @@ class RequestedItem:
 
 @dataclass(frozen=True)
 class ReceiptItem(RequestedItem):
-    """A submitted item with its own status at the backend."""
+    """A submitted item with its own status at the backend.
+
+    ``reason`` says what the citizen must fix while the item is ``returned``.
+    """
 
     status: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +159,21 @@ class ApplicationRequest:
             "form": dict(self.form),
         }
 
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ApplicationRequest:
+        """The request :meth:`to_json` made (the outbox stores it that way).
+
+        Raises:
+            KeyError, TypeError: ``body`` is not such a request.
+        """
+        return cls(
+            scenario_id=body["scenario_id"],
+            applicant_id_number=body["applicant"]["id_number"],
+            answers=body["answers"],
+            items=tuple(RequestedItem(**item) for item in body["items"]),
+            form=body["form"],
+        )
+
 
 @dataclass(frozen=True)
 class ApplicationReceipt:
@@ -137,6 +188,7 @@ class ApplicationReceipt:
     items: tuple[ReceiptItem, ...]
     created_at: str
     replayed: bool = False
+    updated_at: str = ""
 
 
 def make_idempotency_key(*parts: str) -> str:
@@ -181,15 +233,39 @@ class BackendClient:
         settings = settings or load_settings()
         return cls(settings.backend_url, settings.backend_token)
 
-    async def get_profile(self, id_number: str) -> Profile:
-        """The citizen's profile.
+    async def record_consent(
+        self, consent: ConsentRequest, idempotency_key: str
+    ) -> ConsentReceipt:
+        """Record the citizen's consent once per key (a retry replays it).
+
+        Raises:
+            BackendRejected: invalid body (``invalid_request``,
+                ``invalid_id_number``) or the key was used with another body.
+            BackendUnavailable: no usable answer after the retries.
+        """
+        answer = await self._call(
+            "POST",
+            "/v1/consents",
+            "/v1/consents",
+            json=consent.to_json(),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return answer.parse(_consent)
+
+    async def get_profile(self, id_number: str, consent_id: str) -> Profile:
+        """The citizen's profile fields that the consent ``consent_id`` released.
 
         Raises:
             ProfileNotFound: the platform has no profile for this number.
-            BackendRejected: the number is malformed (code ``invalid_id_number``).
+            BackendRejected: a malformed number (``invalid_id_number``), or a
+                consent the platform refuses (``consent_invalid``,
+                ``consent_expired``, ``consent_required``).
             BackendUnavailable: no usable answer after the retries.
         """
-        path = f"/v1/profiles/{quote(id_number, safe='')}"
+        path = (
+            f"/v1/profiles/{quote(id_number, safe='')}"
+            f"?consent_id={quote(consent_id, safe='')}"
+        )
         answer = await self._call("GET", path, "/v1/profiles/{id_number}")
         return answer.parse(_profile)
 
@@ -223,6 +299,21 @@ class BackendClient:
         """
         path = f"/v1/applications/{quote(application_no, safe='')}"
         answer = await self._call("GET", path, "/v1/applications/{application_no}")
+        return answer.parse(lambda body: _receipt(body, replayed=False))
+
+    async def cancel_application(self, application_no: str) -> ApplicationReceipt:
+        """Cancel while no item is accepted; cancelling again answers the same.
+
+        Not retried: a POST without an idempotency key (docs/backend-api.md).
+
+        Raises:
+            BackendRejected: ``cancel_not_allowed`` (an item is accepted),
+                ``application_not_found``, ``invalid_application_no``.
+            BackendUnavailable: no usable answer.
+        """
+        path = f"/v1/applications/{quote(application_no, safe='')}/cancel"
+        route = "/v1/applications/{application_no}/cancel"
+        answer = await self._call("POST", path, route)
         return answer.parse(lambda body: _receipt(body, replayed=False))
 
     async def close(self) -> None:
@@ -319,7 +410,7 @@ class _Answer:
         """``build(body)``, or BackendUnavailable when the body breaks the contract."""
         try:
             return build(self.body)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise BackendUnavailable(
                 BAD_RESPONSE, status=self.status, request_id=self.request_id
             ) from exc
@@ -384,23 +475,50 @@ def _texts(entry: Any, names: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+def _optional_text(body: Any, name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected a string or null in {name}")
+    return value
+
+
 def _profile(body: Any) -> Profile:
     licences = tuple(
         Licence(**_texts(entry, ("kind", "number", "holder")))
-        for entry in body["licences"]
+        for entry in body.get("licences", ())
     )
     return Profile(
-        **_texts(body, ("id_number", "name", "phone", "address")), licences=licences
+        **_texts(body, ("id_number", "consent_id")),
+        name=_optional_text(body, "name"),
+        phone=_optional_text(body, "phone"),
+        address=_optional_text(body, "address"),
+        licences=licences,
+    )
+
+
+def _consent(body: Any) -> ConsentReceipt:
+    fields = body["fields"]
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise TypeError("expected a list of field names")
+    return ConsentReceipt(
+        **_texts(body, ("consent_id", "granted_at", "expires_at")),
+        fields=tuple(fields),
     )
 
 
 def _receipt(body: Any, *, replayed: bool) -> ApplicationReceipt:
     item_fields = ("item_id", "name", "department", "route", "status")
-    items = tuple(ReceiptItem(**_texts(entry, item_fields)) for entry in body["items"])
+    items = tuple(
+        ReceiptItem(
+            **_texts(entry, item_fields), reason=_optional_text(entry, "reason")
+        )
+        for entry in body["items"]
+    )
     return ApplicationReceipt(
         **_texts(body, ("application_no", "scenario_id", "status", "created_at")),
         items=items,
         replayed=replayed,
+        updated_at=_optional_text(body, "updated_at") or "",
     )
 
 

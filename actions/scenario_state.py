@@ -30,6 +30,8 @@ APPLICATION_NO_SLOT = "application_no"
 # Slots of the application steps, cleared with the answers.
 APPLICATION_SLOTS = (CONSENT_SLOT, ID_NUMBER_SLOT, CONFIRM_SLOT)
 PREFILL_REQUIRED = (CONSENT_SLOT, ID_NUMBER_SLOT)
+# What utter_ask_prefill_consent asks the citizen to release, and no more.
+PREFILL_FIELDS = ("name", "phone", "address")
 
 
 def new_instance_id() -> str:
@@ -70,6 +72,11 @@ def slots_to_clear(scenario: Scenario, keep_instance: bool) -> dict[str, Any]:
 def idempotency_key(sender_id: str, instance_id: str) -> str:
     """The same conversation and scenario run always give the same key."""
     return make_idempotency_key(sender_id, instance_id)
+
+
+def consent_key(sender_id: str, instance_id: str, id_number: str) -> str:
+    """One consent per conversation, run and 身份证号 (a new number, a new one)."""
+    return make_idempotency_key(sender_id, instance_id, "consent", id_number)
 
 
 def chosen_route(item: ScenarioItem) -> str:

@@ -1,30 +1,37 @@
-"""The shared clients and scenario packages the actions use, made once per process.
+"""The shared clients, outbox and scenario packages the actions use, made once.
 
 Actions call :func:`get_services`; tests install fakes with :func:`use_services`
-so no test reaches a real service.
+so no test reaches a real service. The first call inside the action server's
+event loop also starts the outbox delivery loop (actions.delivery).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from actions.errors import UnknownScenario
 from actions.kb_client import KnowledgeBaseClient
+from bot.privacy import hash_user
 from bot.settings import load_settings
 from knowledge_base.scenarios import Scenario, load_scenarios
 
 logger = logging.getLogger(__name__)
 
+OUTBOX_FILE = "outbox.db"
+
 
 @dataclass(frozen=True)
 class Services:
-    """Everything an action may call: the two clients and the scenarios by id."""
+    """Everything an action may call: the clients, the outbox, the scenarios."""
 
     kb: Any
     backend: Any
     scenarios: dict[str, Scenario]
+    outbox: Any = None
+    user_hash_key: str = "dev-user-hash-key"
 
     def scenario(self, scenario_id: str | None) -> Scenario:
         """The package with ``scenario_id``.
@@ -36,8 +43,13 @@ class Services:
             raise UnknownScenario(str(scenario_id))
         return self.scenarios[scenario_id]
 
+    def sender_hash(self, sender_id: str) -> str:
+        """The keyed hash that stands for a conversation in the outbox and logs."""
+        return hash_user(sender_id, self.user_hash_key)
+
 
 _services: Services | None = None
+_delivery: Any = None
 
 
 def get_services() -> Services:
@@ -45,6 +57,7 @@ def get_services() -> Services:
     global _services
     if _services is None:
         _services = _build()
+        _start_delivery(_services)
     return _services
 
 
@@ -54,8 +67,26 @@ def use_services(services: Services | None) -> None:
     _services = services
 
 
+def _start_delivery(services: Services) -> None:
+    # The action server builds its services inside its event loop, on the
+    # first action it runs; rasa-sdk 3.6 offers no start-up hook to actions
+    # (only a top-level rasa_sdk_plugins package), so that is when the loop
+    # starts. Until then rows wait on disk. TODO(#5): start it at server
+    # start-up from rasa_sdk_plugins (outside actions/).
+    global _delivery
+    from actions.delivery import DeliveryLoop
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # built outside the server (a script): nothing to run on
+    _delivery = DeliveryLoop(services.outbox, services.backend)
+    _delivery.start()
+
+
 def _build() -> Services:
     from actions.backend_client import BackendClient
+    from actions.outbox import Outbox
 
     settings = load_settings()
     scenarios = load_scenarios(settings.kb_data_dir / "scenarios")
@@ -67,4 +98,6 @@ def _build() -> Services:
         kb=KnowledgeBaseClient(settings.kb_url),
         backend=BackendClient(settings.backend_url, settings.backend_token),
         scenarios=scenarios,
+        outbox=Outbox(settings.var_dir / OUTBOX_FILE),
+        user_hash_key=settings.user_hash_key,
     )

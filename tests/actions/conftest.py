@@ -15,11 +15,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import (
     ApplicationReceipt,
+    BackendRejected,
+    ConsentReceipt,
     Licence,
     Profile,
     ProfileNotFound,
     ReceiptItem,
 )
+from actions.outbox import Outbox
 from actions.services import Services, use_services
 from bot.settings import PROJECT_ROOT
 from knowledge_base.scenarios import load_scenarios
@@ -53,16 +56,29 @@ class FakeKb:
 
 @dataclass
 class FakeBackend:
-    """Keeps submissions by idempotency key, like the real backend."""
+    """Keeps submissions by idempotency key and consents, like the real backend."""
 
     profiles: dict[str, Profile] = field(default_factory=dict)
     applications: dict[str, ApplicationReceipt] = field(default_factory=dict)
     error: Exception | None = None
     submissions: list[tuple[Any, str]] = field(default_factory=list)
+    consents: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
-    async def get_profile(self, id_number: str) -> Profile:
+    async def record_consent(self, consent: Any, key: str) -> ConsentReceipt:
         if self.error:
             raise self.error
+        consent_id = f"{len(self.consents):032x}"
+        self.consents.setdefault(consent_id, (consent, key))
+        return ConsentReceipt(
+            consent_id, consent.fields, "2026-12-03T10:00:00Z", "2026-12-04T10:00:00Z"
+        )
+
+    async def get_profile(self, id_number: str, consent_id: str) -> Profile:
+        if self.error:
+            raise self.error
+        consent, _ = self.consents.get(consent_id, (None, None))
+        if consent is None or consent.id_number != id_number:
+            raise BackendRejected("consent_invalid", status=403)
         if id_number not in self.profiles:
             raise ProfileNotFound("profile_not_found", status=404)
         return self.profiles[id_number]
@@ -94,8 +110,6 @@ class FakeBackend:
         for receipt in self.applications.values():
             if receipt.application_no == application_no:
                 return receipt
-        from actions.backend_client import BackendRejected
-
         raise BackendRejected("application_not_found", status=404)
 
 
@@ -113,6 +127,7 @@ def kb() -> FakeKb:
 def backend() -> FakeBackend:
     profile = Profile(
         FICTIONAL_ID,
+        "0" * 32,
         "张晓明",
         "13000000001",
         "示范市示范区人民路18号",
@@ -121,9 +136,17 @@ def backend() -> FakeBackend:
     return FakeBackend(profiles={FICTIONAL_ID: profile})
 
 
+@pytest.fixture
+def outbox(tmp_path):
+    """A real outbox file under the test's own var/ directory."""
+    outbox = Outbox(tmp_path / "var" / "outbox.db")
+    yield outbox
+    outbox.close()
+
+
 @pytest.fixture(autouse=True)
-def services(kb: FakeKb, backend: FakeBackend, scenarios: dict):
-    installed = Services(kb=kb, backend=backend, scenarios=scenarios)
+def services(kb: FakeKb, backend: FakeBackend, scenarios: dict, outbox: Outbox):
+    installed = Services(kb=kb, backend=backend, scenarios=scenarios, outbox=outbox)
     use_services(installed)
     yield installed
     use_services(None)

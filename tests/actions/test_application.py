@@ -11,7 +11,7 @@ from actions.application import (
     ValidatePrefillForm,
 )
 from actions.backend_client import BackendRejected, BackendUnavailable
-from actions.scenario_state import idempotency_key
+from actions.scenario_state import consent_key, idempotency_key
 from tests.actions.conftest import FICTIONAL_ID, make_tracker, responses, slot_events
 
 ANSWERS = {
@@ -91,6 +91,16 @@ async def prefill(dispatcher, consent=True, id_number=FICTIONAL_ID):
     slots = {**ANSWERS, "prefill_consent": consent, "id_number": id_number}
     tracker = make_tracker("", slots=slots)
     return await ActionPrefillApplication().run(dispatcher, tracker, {})
+
+
+async def test_prefill_records_the_consent_for_this_run_and_fields(dispatcher, backend):
+    await prefill(dispatcher)
+
+    [(consent, key)] = backend.consents.values()
+    assert consent.fields == ("name", "phone", "address")
+    assert (consent.id_number, consent.form_instance) == (FICTIONAL_ID, "run-1")
+    assert key == consent_key("citizen-1", "run-1", FICTIONAL_ID)
+    assert key != consent_key("citizen-1", "run-1", "990101197811020316")
 
 
 async def test_prefill_shows_the_profile_masked(dispatcher):
@@ -182,17 +192,62 @@ def test_idempotency_key_is_stable_and_specific():
     )
 
 
-async def test_backend_down_keeps_everything_for_a_retry(dispatcher, backend):
+async def test_backend_down_queues_the_application_on_disk(dispatcher, backend, outbox):
     backend.error = BackendUnavailable("backend_timeout")
     events = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
-    assert responses(dispatcher) == ["utter_submission_failed_kept"]
-    assert all(e["name"] == "confirm_submission" for e in events)
+
+    assert responses(dispatcher) == ["utter_submission_queued"]
+    assert slot_events(events) == {"confirm_submission": True}
+    entry = outbox.get(idempotency_key("citizen-1", "run-1"))
+    assert (entry.status, entry.attempts, entry.last_error) == (
+        "pending",
+        1,
+        "backend_timeout",
+    )
+
+
+async def test_confirming_again_after_the_platform_is_back_submits_once(
+    dispatcher, backend, outbox
+):
+    backend.error = BackendUnavailable("backend_timeout")
+    await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
 
     backend.error = None
     retry = submit_tracker(confirm=True, intent="submit_application")
     events = await ActionSubmitApplication().run(dispatcher, retry, {})
+
     assert backend.submissions[0][1] == backend.submissions[1][1]
     assert slot_events(events)["application_no"].startswith("ZW")
+    entry = outbox.get(backend.submissions[0][1])
+    assert (entry.status, entry.told) == ("delivered", True)
+
+
+async def test_changed_answers_under_a_confirmed_run_are_a_conflict(
+    dispatcher, backend
+):
+    await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+
+    changed = submit_tracker(venue_area=500.0)
+    events = await ActionSubmitApplication().run(dispatcher, changed, {})
+
+    assert responses(dispatcher)[-1] == "utter_submission_conflict"
+    assert events == []
+    assert len(backend.submissions) == 1
+
+
+async def test_an_outbox_that_cannot_be_written_keeps_the_slots_and_sends_nothing(
+    dispatcher, backend, outbox, monkeypatch
+):
+    def disk_full(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outbox, "put", disk_full)
+
+    events = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+
+    assert responses(dispatcher) == ["utter_submission_failed_kept"]
+    assert slot_events(events) == {"confirm_submission": True}
+    assert backend.submissions == []
 
 
 @pytest.mark.parametrize(
@@ -202,10 +257,12 @@ async def test_backend_down_keeps_everything_for_a_retry(dispatcher, backend):
         ("invalid_request", "utter_submission_rejected"),
     ],
 )
-async def test_backend_rejection_is_named(dispatcher, backend, code, reply):
+async def test_backend_rejection_is_named(dispatcher, backend, outbox, code, reply):
     backend.error = BackendRejected(code, status=409)
     await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
     assert responses(dispatcher) == [reply]
+    entry = outbox.get(backend.submissions[0][1])
+    assert (entry.status, entry.last_error, entry.told) == ("rejected", code, True)
 
 
 async def test_not_confirmed_offers_change_or_cancel(dispatcher, backend):

@@ -23,14 +23,19 @@ from actions.backend_client import (
     BackendClient,
     BackendRejected,
     BackendUnavailable,
+    ConsentRequest,
     ProfileNotFound,
     RequestedItem,
     is_retryable,
     make_idempotency_key,
 )
+from backend import repository
 from backend.app import create_app
-from backend.db import Application, create_db_engine, upgrade_schema
+from backend.consents import record_consent
+from backend.db import Application, Consent, create_db_engine, upgrade_schema
+from backend.lifecycle import set_item_status
 from backend.seed import BUSINESS_LICENCE, FOOD_LICENCE, SAMPLE_CITIZENS, seed
+from backend.validation import StatusChange, parse_consent
 from bot.logs import KeyValueFormatter
 from bot.settings import load_settings
 
@@ -38,6 +43,10 @@ TOKEN = "client-test-token"
 HOLDER = SAMPLE_CITIZENS[1]  # 营业执照 and 食品经营许可证
 UNKNOWN_ID_NUMBER = "990101200001010006"
 FAST = aiohttp.ClientTimeout(total=1, connect=0.5)
+NO_CONSENT = "0" * 32
+# Consents recorded straight into each test's database (so the fault counter
+# sees only the calls under test), by 身份证号.
+CONSENTS: dict[str, str] = {}
 
 
 class Faults:
@@ -81,6 +90,28 @@ def engine(tmp_path):
         seed(session)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def consents(engine):
+    """A consent for the holder and for the unknown citizen, in the database."""
+    caller = repository.Caller("action_server", "test-request-0001")
+    CONSENTS.clear()
+    with Session(engine, future=True) as session:
+        for number, id_number in enumerate((HOLDER.id_number, UNKNOWN_ID_NUMBER)):
+            submission = parse_consent(
+                {
+                    "id_number": id_number,
+                    "fields": ["address", "licences", "name", "phone"],
+                    "scenario_id": "restaurant",
+                    "form_instance": f"form-instance-{number}",
+                }
+            )
+            result = record_consent(
+                session, submission, f"consent-{number:04d}", caller
+            )
+            CONSENTS[id_number] = result.consent.consent_id
+    return CONSENTS
 
 
 @pytest.fixture
@@ -134,7 +165,7 @@ def _applications(engine) -> int:
 
 
 async def test_profile_comes_back_as_a_frozen_profile(client):
-    profile = await client.get_profile(HOLDER.id_number)
+    profile = await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert (profile.name, profile.phone) == (HOLDER.name, HOLDER.phone)
     assert profile.has_licence(BUSINESS_LICENCE)
@@ -144,7 +175,7 @@ async def test_profile_comes_back_as_a_frozen_profile(client):
 
 async def test_unknown_citizen_raises_profile_not_found(client):
     with pytest.raises(ProfileNotFound) as raised:
-        await client.get_profile(UNKNOWN_ID_NUMBER)
+        await client.get_profile(UNKNOWN_ID_NUMBER, CONSENTS[UNKNOWN_ID_NUMBER])
 
     assert raised.value.code == "profile_not_found"
     assert raised.value.status == 404
@@ -152,7 +183,7 @@ async def test_unknown_citizen_raises_profile_not_found(client):
 
 async def test_malformed_id_number_is_rejected_without_retry(client, faults):
     with pytest.raises(BackendRejected) as raised:
-        await client.get_profile("12345")
+        await client.get_profile("12345", NO_CONSENT)
 
     assert raised.value.code == "invalid_id_number"
     assert faults.requests == 1
@@ -160,7 +191,7 @@ async def test_malformed_id_number_is_rejected_without_retry(client, faults):
 
 async def test_path_characters_in_an_id_number_are_escaped(client):
     with pytest.raises(BackendRejected) as raised:
-        await client.get_profile("../../health")
+        await client.get_profile("../../health", NO_CONSENT)
 
     assert raised.value.code == "invalid_id_number"
 
@@ -168,7 +199,7 @@ async def test_path_characters_in_an_id_number_are_escaped(client):
 async def test_a_503_is_retried_then_the_answer_is_returned(client, faults):
     faults.fail = 1
 
-    profile = await client.get_profile(HOLDER.id_number)
+    profile = await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert profile.id_number == HOLDER.id_number
     assert faults.requests == 2
@@ -179,7 +210,7 @@ async def test_retries_stop_after_the_attempts_and_keep_the_code(client, faults)
     faults.status = 502
 
     with pytest.raises(BackendUnavailable) as raised:
-        await client.get_profile(HOLDER.id_number)
+        await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert (raised.value.code, raised.value.status) == ("x", 502)
     assert faults.requests == 3
@@ -190,7 +221,7 @@ async def test_a_500_is_not_retried(client, faults):
     faults.status = 500
 
     with pytest.raises(BackendUnavailable):
-        await client.get_profile(HOLDER.id_number)
+        await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert faults.requests == 1
 
@@ -258,7 +289,7 @@ async def test_a_slow_backend_times_out_as_backend_unavailable(server, faults):
     )
     try:
         with pytest.raises(BackendUnavailable) as raised:
-            await client.get_profile(HOLDER.id_number)
+            await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
     finally:
         await client.close()
 
@@ -272,7 +303,7 @@ async def test_nothing_listening_is_backend_unavailable(unused_tcp_port):
     )
     try:
         with pytest.raises(BackendUnavailable) as raised:
-            await client.get_profile(HOLDER.id_number)
+            await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
     finally:
         await client.close()
 
@@ -283,7 +314,7 @@ async def test_a_wrong_token_is_unavailable_not_the_citizens_fault(server, fault
     client = BackendClient(str(server.make_url("")), "wrong", timeout=FAST)
     try:
         with pytest.raises(BackendUnavailable) as raised:
-            await client.get_profile(HOLDER.id_number)
+            await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
     finally:
         await client.close()
 
@@ -302,7 +333,7 @@ async def test_a_200_that_breaks_the_contract_is_a_bad_response(client, faults, 
     faults.status = 200
 
     with pytest.raises(BackendUnavailable) as raised:
-        await client.get_profile(HOLDER.id_number)
+        await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert raised.value.code == "backend_bad_response"
     assert raised.value.request_id
@@ -314,17 +345,17 @@ async def test_a_proxy_error_page_is_retried_as_a_server_error(client, faults):
     faults.status = 502
 
     with pytest.raises(BackendUnavailable) as raised:
-        await client.get_profile(HOLDER.id_number)
+        await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert (raised.value.code, raised.value.status) == ("backend_server_error", 502)
     assert faults.requests == 3
 
 
 async def test_calls_share_one_connection_and_close_reopens(client, faults):
-    await client.get_profile(HOLDER.id_number)
-    await client.get_profile(HOLDER.id_number)
+    await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
+    await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
     await client.close()
-    await client.get_profile(HOLDER.id_number)
+    await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     assert faults.peers[0] == faults.peers[1]
     assert faults.peers[2] != faults.peers[0]
@@ -333,9 +364,9 @@ async def test_calls_share_one_connection_and_close_reopens(client, faults):
 async def test_client_logs_carry_no_id_number(client, caplog):
     caplog.set_level(logging.DEBUG)
 
-    await client.get_profile(HOLDER.id_number)
+    await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
     with pytest.raises(ProfileNotFound):
-        await client.get_profile(UNKNOWN_ID_NUMBER)
+        await client.get_profile(UNKNOWN_ID_NUMBER, CONSENTS[UNKNOWN_ID_NUMBER])
 
     lines = "\n".join(KeyValueFormatter().format(r) for r in caplog.records)
     assert "backend_client.call.done" in lines
@@ -378,7 +409,7 @@ async def test_shared_client_uses_the_settings_and_closes(server, monkeypatch):
     shared = backend_client.get_backend_client()
     try:
         assert backend_client.get_backend_client() is shared
-        profile = await shared.get_profile(HOLDER.id_number)
+        profile = await shared.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
         assert profile.name == HOLDER.name
     finally:
         await backend_client.close_backend_client()
@@ -390,11 +421,11 @@ async def test_shared_client_uses_the_settings_and_closes(server, monkeypatch):
 async def test_only_an_unavailable_backend_logs_a_warning(client, faults, caplog):
     caplog.set_level(logging.INFO)
     with pytest.raises(ProfileNotFound):
-        await client.get_profile(UNKNOWN_ID_NUMBER)
+        await client.get_profile(UNKNOWN_ID_NUMBER, CONSENTS[UNKNOWN_ID_NUMBER])
     faults.fail = 10
 
     with pytest.raises(BackendUnavailable):
-        await client.get_profile(HOLDER.id_number)
+        await client.get_profile(HOLDER.id_number, CONSENTS[HOLDER.id_number])
 
     failed = [
         r for r in caplog.records if r.getMessage() == "backend_client.call.failed"
@@ -403,3 +434,85 @@ async def test_only_an_unavailable_backend_logs_a_warning(client, faults, caplog
         ("INFO", "profile_not_found"),
         ("WARNING", "x"),
     ]
+
+
+def _consent(**changes) -> ConsentRequest:
+    consent = ConsentRequest(
+        id_number=HOLDER.id_number,
+        fields=("name", "phone", "address"),
+        scenario_id="restaurant",
+        form_instance="run-0001-instance",
+    )
+    return replace(consent, **changes)
+
+
+async def test_a_consent_releases_only_its_fields(client):
+    receipt = await client.record_consent(_consent(), "consent-key-0001")
+    profile = await client.get_profile(HOLDER.id_number, receipt.consent_id)
+
+    assert receipt.fields == ("address", "name", "phone")
+    assert (profile.name, profile.phone) == (HOLDER.name, HOLDER.phone)
+    assert profile.licences == ()
+    assert profile.consent_id == receipt.consent_id
+
+
+async def test_a_consent_is_retried_on_a_503_and_recorded_once(client, faults, engine):
+    faults.fail, faults.after_handler = 1, True
+
+    receipt = await client.record_consent(_consent(), "consent-key-0001")
+    again = await client.record_consent(_consent(), "consent-key-0001")
+
+    assert faults.requests == 3
+    assert receipt.consent_id == again.consent_id
+    with Session(engine, future=True) as session:
+        rows = session.execute(select(func.count()).select_from(Consent)).scalar_one()
+    assert rows == 3  # the two of the fixture and this one
+
+
+async def test_another_citizens_consent_is_rejected(client):
+    with pytest.raises(BackendRejected) as raised:
+        await client.get_profile(HOLDER.id_number, CONSENTS[UNKNOWN_ID_NUMBER])
+
+    assert (raised.value.code, raised.value.status) == ("consent_invalid", 403)
+
+
+async def test_cancel_returns_the_cancelled_application_and_is_not_retried(
+    client, faults
+):
+    receipt = await client.submit_application(_request(), "conversation-0001")
+    cancelled = await client.cancel_application(receipt.application_no)
+    assert cancelled.status == "cancelled"
+    assert {item.status for item in cancelled.items} == {"cancelled"}
+
+    faults.fail, faults.requests = 1, 0
+    with pytest.raises(BackendUnavailable):
+        await client.cancel_application(receipt.application_no)
+    assert faults.requests == 1
+
+
+async def test_a_returned_items_reason_reaches_the_receipt(client, engine):
+    receipt = await client.submit_application(_request(), "conversation-0001")
+    with Session(engine, future=True) as session:
+        set_item_status(
+            session,
+            receipt.application_no,
+            "food_business_licence",
+            StatusChange("returned", "请补充平面图"),
+            repository.Caller("operator_cli", "test-request-0002"),
+        )
+
+    current = await client.get_application(receipt.application_no)
+
+    assert current.status == "returned"
+    assert [(i.status, i.reason) for i in current.items] == [
+        ("returned", "请补充平面图")
+    ]
+    assert current.updated_at >= current.created_at
+
+
+def test_an_application_request_survives_its_json_form():
+    request = _request()
+
+    assert ApplicationRequest.from_json(request.to_json()) == replace(
+        request, answers=dict(request.answers), form=dict(request.form)
+    )

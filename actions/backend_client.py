@@ -534,11 +534,10 @@ def get_backend_client() -> BackendClient:
 
 
 async def close_backend_client() -> None:
-    """Close the process-wide client's session (call at server shutdown).
+    """Close the process-wide client's session.
 
-    TODO(#5): rasa-sdk 3.6 calls user code at shutdown only through a
-    ``rasa_sdk_plugins`` package (``attach_sanic_app_extensions``); register
-    this as an ``after_server_stop`` listener there.
+    The action server's own clients live in ``actions.services`` and are
+    closed by ``shutdown_services`` when the server stops.
     """
     global _shared
     if _shared is not None:

@@ -67,12 +67,29 @@ def use_services(services: Services | None) -> None:
     _services = services
 
 
+async def shutdown_services() -> None:
+    """Stop the delivery loop and close the clients' sessions (server stop).
+
+    Called by ``rasa_sdk_plugins`` when the action server stops; what is
+    still queued stays in the outbox file for the next start.
+    """
+    global _services, _delivery
+    if _delivery is not None:
+        await _delivery.stop()
+        _delivery = None
+    if _services is not None:
+        for client in (_services.kb, _services.backend):
+            close = getattr(client, "close", None)
+            if close is not None:
+                await close()
+        _services = None
+    logger.info("actions.services.closed")
+
+
 def _start_delivery(services: Services) -> None:
-    # The action server builds its services inside its event loop, on the
-    # first action it runs; rasa-sdk 3.6 offers no start-up hook to actions
-    # (only a top-level rasa_sdk_plugins package), so that is when the loop
-    # starts. Until then rows wait on disk. TODO(#5): start it at server
-    # start-up from rasa_sdk_plugins (outside actions/).
+    # The action server builds its services inside its event loop when it
+    # starts (rasa_sdk_plugins), or on the first action if run without it;
+    # the delivery loop starts with them. Rows wait on disk until then.
     global _delivery
     from actions.delivery import DeliveryLoop
 

@@ -18,7 +18,7 @@ KB_CODE     := $(shell find knowledge_base -name '*.py' -not -path '*/embedder/*
 RASA_INPUTS := config.yml domain.yml $(shell find training_data -type f 2>/dev/null) \
                $(shell find knowledge_base/data/dict -type f 2>/dev/null)
 
-.PHONY: setup venv browser embedder index train run test test-fast validate eval bench lint format clean
+.PHONY: setup venv browser embedder index train run test test-fast validate eval bench bench-kb faults lint format clean
 
 setup: venv browser embedder index train  ## everything a fresh machine needs
 	@echo "setup: done. Start the assistant with: make run"
@@ -76,6 +76,12 @@ eval: $(VENV)/.ready  ## retrieval numbers on the shared Beijing sets
 
 bench: $(VENV)/.ready
 	$(PY) -m benchmarks
+
+faults: $(VENV)/.ready  ## submission fault cases with counts (needs PostgreSQL on 127.0.0.1:5432)
+	$(PY) -m tests.actions.fault_cases --postgres
+
+bench-kb: $(VENV)/.ready  ## KB quality vs single legs, field detection, speed at 2k/20k/100k (~6 min)
+	$(PY) -m benchmarks --only kb
 
 lint: $(VENV)/.ready
 	$(VENV)/bin/ruff check .

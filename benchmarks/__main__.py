@@ -1,4 +1,8 @@
-"""`python -m benchmarks [--only retrieval|quality|turns]` prints Markdown tables."""
+"""`python -m benchmarks [--only retrieval|quality|turns|kb]` prints Markdown tables.
+
+Without ``--only`` it runs the default sections; ``kb`` (several minutes,
+`make bench-kb`) runs only when asked for.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ import sys
 from bot.logs import configure_logging
 
 SECTIONS = ("retrieval", "quality", "turns")
+ON_REQUEST = ("kb",)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--only", choices=SECTIONS, action="append")
+    parser.add_argument("--only", choices=SECTIONS + ON_REQUEST, action="append")
     parser.add_argument("--users", type=int, default=8, help="conversations to run")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
@@ -29,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.turns import turns_table
 
         print(turns_table(args.users), flush=True)
+    if "kb" in chosen:
+        from benchmarks.kb import kb_tables
+
+        for table in kb_tables():
+            print(table, flush=True)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -39,6 +40,46 @@ class Bm25:
         self.idf = np.log1p((self.doc_count - frequency + 0.5) / (frequency + 0.5))
         self.unseen_idf = math.log1p((self.doc_count + 0.5) / 0.5)
         self._weights = self._weight_matrix(rows, cols, counts, lengths)
+
+    @classmethod
+    def load(cls, path: Path) -> Bm25:
+        """Read what :meth:`save` wrote (no tokenising: loading stays fast).
+
+        Raises:
+            OSError, ValueError, KeyError: the file is missing or damaged.
+        """
+        with np.load(path, allow_pickle=False) as data:
+            bm25 = cls.__new__(cls)
+            bm25.k1, bm25.b, bm25.average_length, bm25.unseen_idf = (
+                float(x) for x in data["params"]
+            )
+            bm25.doc_count = int(data["shape"][0])
+            terms = [str(term) for term in data["terms"]]
+            bm25.vocabulary = {term: col for col, term in enumerate(terms)}
+            bm25.idf = data["idf"]
+            bm25._weights = sparse.csc_matrix(
+                (data["data"], data["indices"], data["indptr"]),
+                shape=tuple(int(x) for x in data["shape"]),
+            )
+        return bm25
+
+    def save(self, path: Path) -> None:
+        """Write the statistics and weights, so a load needs no tokenising."""
+        terms = np.array(list(self.vocabulary), dtype=np.str_)
+        weights = self._weights
+        with path.open("wb") as handle:
+            np.savez(
+                handle,
+                params=np.array(
+                    [self.k1, self.b, self.average_length, self.unseen_idf]
+                ),
+                terms=terms,
+                idf=self.idf,
+                data=weights.data,
+                indices=weights.indices,
+                indptr=weights.indptr,
+                shape=np.array(weights.shape),
+            )
 
     def _term_counts(
         self, documents: Sequence[Sequence[str]]

@@ -7,12 +7,14 @@ On disk it is a directory (docs/interfaces.md):
 - ``docs.jsonl``: one document per line, in vector order;
 - ``dense.faiss``: a faiss ``IndexFlatIP`` over the normalised title vectors;
 - ``body.faiss``: the same over the body vectors, in the same order;
+- ``bm25.npz``: the BM25 weights, so a load tokenises nothing (a
+  100,000-entry index took a minute to load when BM25 was rebuilt);
 - ``synonyms.json``: the synonym table the index was built with, as
   ``[alias, term]`` pairs, so a reloaded index brings its table along.
 
 It is written into a temporary sibling directory and renamed into place, so
 a reader never sees half an index. BM25 is rebuilt from ``docs.jsonl`` at
-load time (a second or two), so it cannot drift from the documents.
+load time only when ``bm25.npz`` is absent (an index written before it).
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 MANIFEST, DOCS, DENSE, BODY = "manifest.json", "docs.jsonl", "dense.faiss", "body.faiss"
-SYNONYMS = "synonyms.json"
+SYNONYMS, BM25_FILE = "synonyms.json", "bm25.npz"
+# Below this many entries one faiss thread answers faster than two on a busy
+# 2-core machine; above it two win (benchmarks/kb_speed.py).
+SINGLE_THREAD_BELOW = 10_000
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class KbIndex:
         tokenizer: KbTokenizer,
         manifest: Manifest,
         synonyms: SynonymTable | None = None,
+        bm25: Bm25 | None = None,
     ):
         self.documents = list(documents)
         self.dense = dense
@@ -100,8 +106,14 @@ class KbIndex:
         self.manifest = manifest
         self.synonyms = synonyms if synonyms is not None else SynonymTable()
         self.rows = {doc.doc_id: row for row, doc in enumerate(self.documents)}
-        self.bm25 = Bm25([tokenizer.tokens(doc.keyword_text) for doc in self.documents])
+        self.bm25 = bm25 or Bm25(
+            [tokenizer.tokens(doc.keyword_text) for doc in self.documents]
+        )
         self.identifiers = IdentifierTable([doc.identifiers for doc in self.documents])
+        self.combined = _combined(dense, body)
+        faiss.omp_set_num_threads(
+            1 if len(self.documents) < SINGLE_THREAD_BELOW else os.cpu_count() or 1
+        )
 
     @classmethod
     def build(
@@ -160,6 +172,7 @@ class KbIndex:
             _write_docs(tmp / DOCS, self.documents)
             faiss.write_index(self.dense, str(tmp / DENSE))
             faiss.write_index(self.body, str(tmp / BODY))
+            self.bm25.save(tmp / BM25_FILE)
             (tmp / SYNONYMS).write_text(
                 json.dumps(sorted(self.synonyms.terms.items()), ensure_ascii=False),
                 encoding="utf-8",
@@ -189,6 +202,8 @@ class KbIndex:
             dense = faiss.read_index(str(directory / DENSE))
             body = faiss.read_index(str(directory / BODY))
             synonyms = _read_synonyms(directory / SYNONYMS)
+            bm25_path = directory / BM25_FILE
+            bm25 = Bm25.load(bm25_path) if bm25_path.is_file() else None
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexMissingError(
                 f"the index at {directory} cannot be read ({exc}); rebuild it with "
@@ -198,12 +213,13 @@ class KbIndex:
             not len(documents) == dense.ntotal == body.ntotal == manifest.doc_count
             or dense.d != manifest.dim
             or body.d != manifest.dim
+            or (bm25 is not None and bm25.doc_count != len(documents))
         ):
             raise IndexMissingError(
                 f"the index at {directory} is inconsistent; rebuild it with "
                 "`python -m knowledge_base build --force`"
             )
-        index = cls(documents, dense, body, tokenizer, manifest, synonyms)
+        index = cls(documents, dense, body, tokenizer, manifest, synonyms, bm25)
         logger.info("kb.index.loaded", extra={"docs": len(documents), "dim": dense.d})
         return index
 
@@ -219,6 +235,20 @@ def _flat(encoder: Encoder, texts: list[str]) -> faiss.Index:
         vectors = encoder.encode_passages(texts)
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
+
+
+def _combined(dense: faiss.Index, body: faiss.Index) -> faiss.Index:
+    """One index over title + body vectors, for finding the dense candidates.
+
+    q·(t + b) = cos(q, t) + cos(q, b): one exact search ranks entries by the
+    dense leg before its clipping, at half the cost of searching both.
+    """
+    combined = faiss.IndexFlatIP(dense.d)
+    if dense.ntotal:
+        combined.add(
+            dense.reconstruct_n(0, dense.ntotal) + body.reconstruct_n(0, body.ntotal)
+        )
+    return combined
 
 
 def _index_id(source_hash: str, model_id: str) -> str:

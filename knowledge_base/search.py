@@ -1,8 +1,9 @@
 """Answering a query from the index: fused scores, ranking and the outcome.
 
 A query goes through the synonym table first (``knowledge_base.synonyms``).
-Then a candidate pool is scored: the ``pool_size`` nearest documents from
-faiss, the ``pool_size`` best BM25 documents, and any document whose
+Then a candidate pool is scored: the ``pool_size`` nearest documents by
+title + body vector (one faiss search, ``KbIndex.combined``), the
+``pool_size`` best BM25 documents, and any document whose
 identifier the query quotes. Only the pool gets a fused score, so the cost
 past the two legs does not grow with the index (benchmarks/kb.py measures
 it at 100,000 entries). A document outside both pools is below both legs'
@@ -206,7 +207,7 @@ class Searcher:
             self._result(
                 query,
                 expansion,
-                vectors[[position, rewritten.get(position, position)]],
+                vectors[sorted({position, rewritten.get(position, position)})],
                 top_k,
             )
             for position, (query, expansion) in enumerate(
@@ -225,8 +226,7 @@ class Searcher:
             return Pool(empty.astype(np.int64), empty, empty, empty)
         size = min(self.pool_size, total)
         query_vectors = np.ascontiguousarray(vectors, np.float32)
-        _, dense_rows = self.index.dense.search(query_vectors, size)
-        _, body_rows = self.index.body.search(query_vectors, size)
+        _, dense_rows = self.index.combined.search(query_vectors, size)
         keyword_all = self.keyword_scores(query, expansion)
         if size < total:
             keyword_rows = np.argpartition(-keyword_all, size - 1)[:size]
@@ -238,7 +238,6 @@ class Searcher:
             np.concatenate(
                 [
                     dense_rows.ravel(),
-                    body_rows.ravel(),
                     keyword_rows,
                     np.fromiter(boosted, dtype=np.int64, count=len(boosted)),
                 ]

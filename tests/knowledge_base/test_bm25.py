@@ -85,3 +85,15 @@ def test_empty_corpus_scores_nothing():
     bm25 = Bm25([])
 
     assert bm25.scores(["a"]).shape == (0,)
+
+
+def test_a_saved_scorer_loads_with_the_same_scores(tmp_path):
+    documents = [["社保", "卡", "补办"], ["医保", "报销"], ["社保", "转移", "社保"]]
+    built = Bm25(documents)
+    built.save(tmp_path / "bm25.npz")
+
+    loaded = Bm25.load(tmp_path / "bm25.npz")
+
+    for query in (["社保"], ["医保", "补办"], ["没见过"]):
+        np.testing.assert_allclose(loaded.scaled_scores(query), built.scaled_scores(query))
+    assert loaded.vocabulary == built.vocabulary and loaded.doc_count == 3

@@ -65,3 +65,18 @@ def test_unknown_facts_are_left_out():
         sources=(),
     )
     assert render_fields(bare) == {}
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("英语四六级成绩在哪查", "online"),
+        ("低保申请交了，怎么查办到哪了", "online"),
+        ("执业药师变更注册要交什么", "materials"),
+        ("人事档案存到人才服务局，要交保管费吗", "fee"),
+        ("男方要满多少岁才能结婚登记", "conditions"),
+        ("毕业证丢了，能开学历证明吗", "conditions"),
+    ],
+)
+def test_indirect_phrasings_of_each_fact(query, field):
+    assert detect_field(query) == field

@@ -95,5 +95,7 @@ def test_a_saved_scorer_loads_with_the_same_scores(tmp_path):
     loaded = Bm25.load(tmp_path / "bm25.npz")
 
     for query in (["社保"], ["医保", "补办"], ["没见过"]):
-        np.testing.assert_allclose(loaded.scaled_scores(query), built.scaled_scores(query))
+        np.testing.assert_allclose(
+            loaded.scaled_scores(query), built.scaled_scores(query)
+        )
     assert loaded.vocabulary == built.vocabulary and loaded.doc_count == 3

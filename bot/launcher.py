@@ -78,6 +78,8 @@ def process_env(settings: Settings) -> dict[str, str]:
         "ZW_ACTION_URL": f"http://{settings.host}:{settings.action_port}/webhook",
         "ZW_TRACKER_DB": str(settings.var_dir / "tracker.db"),
         "ZW_LOG_LEVEL": settings.log_level,
+        # credentials.yml expands these for the WeChat channel.
+        **settings.wechat,
         # Rasa reads --logging-config-file before the project is importable.
         "PYTHONPATH": str(PROJECT_ROOT),
         "RASA_TELEMETRY_ENABLED": "false",

@@ -14,6 +14,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # SECURITY: a development default, refused in production mode (TODO(#8)).
 DEV_BACKEND_TOKEN = "dev-backend-token"
+# SECURITY: dev-only WeChat account settings for `make run` and the tests
+# (channels/wechat_sim.py signs with them); a real account sets every
+# ZW_WECHAT_* variable (docs/channels.md). TODO(#8): refuse them in production.
+DEV_WECHAT = {
+    "ZW_WECHAT_TOKEN": "devwechattoken",
+    "ZW_WECHAT_APP_ID": "wxdev000000000000",
+    "ZW_WECHAT_APP_SECRET": "dev-wechat-app-secret",
+    "ZW_WECHAT_AES_KEY": "ZGV2LW9ubHktd2VjaGF0LWFlcy1rZXktMzItYnl0ZXM",
+    "ZW_WECHAT_MODE": "safe",
+    "ZW_WECHAT_CUSTOMER_SERVICE": "false",
+    "ZW_WECHAT_API_BASE": "https://api.weixin.qq.com",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,8 @@ class Settings:
     kb_data_dir: Path = PROJECT_ROOT / "knowledge_base" / "data"
     log_level: str = "INFO"
     user_hash_key: str = field(default="dev-user-hash-key", repr=False)
+    # The ZW_WECHAT_* values credentials.yml expands (channels.wechat).
+    wechat: dict[str, str] = field(default_factory=lambda: dict(DEV_WECHAT), repr=False)
 
     @property
     def embedder_dir(self) -> Path:
@@ -89,4 +103,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         log_level=env.get("ZW_LOG_LEVEL", "INFO").upper(),
         user_hash_key=env.get("ZW_USER_HASH_KEY", "dev-user-hash-key"),
+        wechat={name: env.get(name, value) for name, value in DEV_WECHAT.items()},
     )

@@ -300,14 +300,22 @@ def test_from_credentials_rejects_a_bad_option():
         WebChatInput.from_credentials({"max_message_chars": 0})
 
 
-def test_credentials_file_loads_only_the_checked_web_channel_through_rasa():
+def test_credentials_file_loads_only_the_checked_web_channel_through_rasa(
+    monkeypatch,
+):
     # Rasa's own REST channel logs the message text of a malformed body.
     from rasa.core.run import create_http_input_channels
 
+    from bot.settings import DEV_WECHAT
+
+    # credentials.yml also enables the WeChat channel, from ZW_WECHAT_*.
+    for name, value in DEV_WECHAT.items():
+        monkeypatch.setenv(name, value)
+
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
 
-    assert [channel.name() for channel in channels] == ["web"]
-    [web] = channels
+    assert [channel.name() for channel in channels] == ["web", "wechat"]
+    web = channels[0]
     assert isinstance(web, WebChatInput)
     assert web.url_prefix() == "web"
 

@@ -1,0 +1,165 @@
+"""The WeChat official-account (公众号) channel.
+
+Enable it in credentials.yml as ``channels.wechat.WeChatInput:``. Routes,
+under ``/webhooks/wechat/``, and the delivery policy are described in
+docs/channels.md; the protocol work is in ``channels.wechat_protocol``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    UserMessage,
+)
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.privacy import hash_user
+from bot.settings import load_settings
+from channels import wechat_protocol as protocol
+from channels.wechat_api import WeChatApiClient
+from channels.wechat_delivery import DeliveryDesk, Timing
+from channels.wechat_protocol import ShapedReply, WeChatOptions, WeChatProtocolError
+
+logger = logging.getLogger(__name__)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class WeChatInput(InputChannel):
+    """Messages from a WeChat official account, answered within its deadline."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
+        """Build the channel from its credentials.yml section and the settings.
+
+        Raises:
+            ValueError: an option is missing or malformed (named in the message).
+        """
+        return cls(
+            options=protocol.parse_options(credentials),
+            user_hash_key=load_settings().user_hash_key,
+        )
+
+    def __init__(
+        self,
+        options: WeChatOptions,
+        user_hash_key: str,
+        timing: Timing | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = options
+        self.user_hash_key = user_hash_key
+        self.timing = timing or Timing()
+        self.clock = clock
+        self.desk: DeliveryDesk | None = None
+        self.api: WeChatApiClient | None = None
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """URL verification (GET) and messages (POST) on the same path."""
+        crypto = protocol.make_crypto(self.options)
+        if self.options.customer_service_api:
+            self.api = WeChatApiClient(self.options)
+        self.desk = DeliveryDesk(
+            run_turn=lambda user, text: self._run_turn(on_new_message, user, text),
+            send_text=self.api.send_text if self.api else None,
+            timing=self.timing,
+            user_hash_key=self.user_hash_key,
+        )
+        module = inspect.getmodule(self)
+        wechat = Blueprint("wechat", module.__name__ if module else None)
+
+        @wechat.route("/", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            try:
+                echo = protocol.verify_echo(self.options, _query(request), self.clock())
+            except WeChatProtocolError as exc:
+                return _rejected(exc, "verify")
+            logger.info("channels.wechat.url.verified")
+            return response.text(echo)
+
+        @wechat.route("/", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.handle_delivery(request, crypto)
+
+        @wechat.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await self.close()
+
+        return wechat
+
+    async def close(self) -> None:
+        """Finish customer-service sends under way and close the API client."""
+        if self.desk is not None:
+            await self.desk.drain()
+        if self.api is not None:
+            await self.api.close()
+
+    async def handle_delivery(self, request: Request, crypto: Any) -> HTTPResponse:
+        """Check, decode and answer one delivery of a message."""
+        arrived = time.monotonic()
+        query = _query(request)
+        try:
+            protocol.check_query(query, self.options.token, self.clock())
+            fields, encrypted = protocol.open_body(
+                self.options, query, request.body or b"", crypto
+            )
+            message = protocol.inbound_message(fields)
+        except WeChatProtocolError as exc:
+            return _rejected(exc, "message")
+
+        assert self.desk is not None
+        text = await self.desk.deliver(message, arrived)
+        logger.info(
+            "channels.wechat.delivery.answered",
+            extra={
+                "user": hash_user(message.user, self.user_hash_key),
+                "kind": message.kind,
+                "passive": text is not None,
+                "latency_ms": round((time.monotonic() - arrived) * 1000),
+            },
+        )
+        if text is None:
+            return response.text("success")
+        reply = protocol.text_reply_xml(message, text, int(self.clock()))
+        if encrypted:
+            nonce = secrets.token_hex(8)
+            reply = protocol.encrypt_reply(crypto, reply, nonce, str(int(self.clock())))
+        return response.text(reply, content_type="application/xml; charset=utf-8")
+
+    async def _run_turn(
+        self, on_new_message: OnNewMessage, user: str, text: str
+    ) -> ShapedReply:
+        collector = CollectingOutputChannel()
+        await on_new_message(
+            UserMessage(text, collector, user, input_channel=self.name())
+        )
+        return protocol.shape_turn(collector.messages)
+
+
+def _query(request: Request) -> dict[str, str]:
+    return {key: values[0] for key, values in request.args.items() if values}
+
+
+def _rejected(exc: WeChatProtocolError, stage: str) -> HTTPResponse:
+    # No detail for the caller: a prober learns nothing from the body.
+    logger.warning(
+        "channels.wechat.request.rejected", extra={"code": exc.code, "stage": stage}
+    )
+    status = 413 if exc.code == "body_too_large" else 403
+    if exc.code in ("invalid_xml", "xml_forbidden", "invalid_message"):
+        status = 400
+    return response.text("rejected", status=status)

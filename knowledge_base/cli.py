@@ -1,5 +1,5 @@
 """``python -m knowledge_base``: build, add, remove, restore, query, stats,
-serve, eval and calibrate.
+serve, eval, calibrate, and the scenario checker.
 
 Each subcommand is a small function over ``knowledge_base.pipeline``; errors
 from the package end as one ``error [code]: message`` line and exit code 2.
@@ -37,6 +37,7 @@ from knowledge_base.evaluate import (
 )
 from knowledge_base.index import read_manifest
 from knowledge_base.loader import load_faq, load_guide_catalogue
+from knowledge_base.scenarios import checker, load_scenarios
 from knowledge_base.search import Searcher, SearchResult
 
 
@@ -291,6 +292,28 @@ def cmd_check_embedder(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def cmd_scenario_check(args: argparse.Namespace) -> int:
+    scenarios = load_scenarios(args.dir or load_settings().kb_data_dir / "scenarios")
+    scenario = checker.pick_scenario(scenarios, args.scenario)
+    answers = checker.parse_answers(scenario, args.answers)
+    print(
+        json.dumps(
+            checker.check_answers(scenario, answers), ensure_ascii=False, indent=2
+        )
+    )
+    return 0
+
+
+def cmd_scenario_questions(args: argparse.Namespace) -> int:
+    scenarios = load_scenarios(args.dir or load_settings().kb_data_dir / "scenarios")
+    ids = [args.scenario] if args.scenario else sorted(scenarios)
+    views = [
+        checker.describe_questions(checker.pick_scenario(scenarios, i)) for i in ids
+    ]
+    print(json.dumps(views, ensure_ascii=False, indent=2))
+    return 0
+
+
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--corpus", required=True, help="FAQ JSON Lines or guide catalogue"
@@ -387,6 +410,19 @@ def make_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--model", default="build/embedder")
     check.set_defaults(func=cmd_check_embedder)
+
+    scenario_check = commands.add_parser(
+        "scenario-check", help="items, routes and materials for answers (JSON)"
+    )
+    scenario_check.add_argument("scenario")
+    scenario_check.add_argument("answers", help="e.g. '{\"venue_area\": 120}'")
+    scenario_check.add_argument("--dir", help="scenario packages (default: data dir)")
+    scenario_check.set_defaults(func=cmd_scenario_check)
+
+    questions = commands.add_parser("scenario-questions", help="intake questions")
+    questions.add_argument("scenario", nargs="?")
+    questions.add_argument("--dir", help="scenario packages (default: data dir)")
+    questions.set_defaults(func=cmd_scenario_questions)
     return parser
 
 

@@ -42,8 +42,14 @@ class Question:
         """The answer as the citizen reads it on the integrated form."""
         if self.kind == "yes_no":
             return (self.yes_label if answer else self.no_label) or ""
-        if self.kind == "choice":
+        if self.kind in ("choice", "district") and self.options:
             return next((o.label for o in self.options if o.value == answer), "")
+        if self.kind in ("district", "date", "credit_code"):
+            return str(answer)
+        if self.kind in ("id_number", "phone"):
+            # Shown back masked, as everywhere else (docs/dialogue.md).
+            text = str(answer)
+            return text[:3] + "*" * max(len(text) - 7, 3) + text[-4:]
         number = f"{answer:g}" if isinstance(answer, float) else str(answer)
         return f"{number}{self.unit or ''}"
 
@@ -89,6 +95,9 @@ class Scenario:
     materials: dict[str, Material]
     sources: tuple[Source, ...]
     locality_note: str | None = None
+    # Optional: the department that leads the 一件事 and those that take part.
+    lead_department: str | None = None
+    cooperating_departments: tuple[str, ...] = ()
 
     def question(self, slot: str) -> Question | None:
         return next((q for q in self.questions if q.slot == slot), None)

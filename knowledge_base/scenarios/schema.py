@@ -28,11 +28,29 @@ from knowledge_base.scenarios.model import (
     Source,
 )
 
-QUESTION_KINDS = frozenset({"area", "yes_no", "choice"})
+# area: a number of ㎡; yes_no; choice: one of ``options``; district: one of
+# ``options`` when given, else a name ending in 区/县/市…; date: a calendar date
+# (relative dates are refused); id_number: 身份证号 (GB 11643 check digit);
+# credit_code: 统一社会信用代码 (GB 32100 check character); phone: a mobile number.
+# Only area, yes_no, choice and district-with-options can appear in conditions.
+QUESTION_KINDS = frozenset(
+    {
+        "area",
+        "yes_no",
+        "choice",
+        "district",
+        "date",
+        "id_number",
+        "credit_code",
+        "phone",
+    }
+)
+_OPTION_KINDS = frozenset({"choice", "district"})
 ROUTE_IDS = frozenset({"normal", "commitment"})
 _PACKAGE_FIELDS = {
     "id", "name", "aliases", "locality", "locality_note", "version", "sample",
     "last_checked", "sources", "routes", "questions", "items", "materials",
+    "lead_department", "cooperating_departments",
 }  # fmt: skip
 _QUESTION_FIELDS = {
     "slot", "kind", "label", "ask", "invalid", "ask_if", "unit", "yes_label",
@@ -134,6 +152,9 @@ def build_scenario(path: Path, raw: Any) -> Scenario:
         materials=materials,
         sources=_sources(path, "sources", raw.get("sources")),
         locality_note=fields.text("locality_note", required=False),
+        lead_department=fields.text("lead_department", required=False),
+        cooperating_departments=fields.texts("cooperating_departments", required=False)
+        or (),
     )
 
 
@@ -225,6 +246,8 @@ def _check_comparison(
         fits = isinstance(value, bool) and comparison.op in EQUALITY_OPS
     elif question.kind == "area":
         fits = isinstance(value, float)
+    elif question.kind not in _OPTION_KINDS or not question.options:
+        fits = False
     else:
         options = {option.value for option in question.options}
         fits = comparison.op in EQUALITY_OPS and value in options
@@ -281,7 +304,7 @@ def _question(
         if not fields.text(key).startswith("utter_"):
             raise fields.fail(key, "must name an utter_ response in domain.yml")
     options: tuple[Option, ...] = ()
-    if kind == "choice":
+    if kind == "choice" or (kind == "district" and raw.get("options") is not None):
         options = tuple(
             _option(path, f"{where}.options[{index}]", entry)
             for index, entry in enumerate(fields.items("options"))

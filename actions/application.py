@@ -1,6 +1,8 @@
 """Consent, 身份证号, the pre-filled integrated form, confirmation and submission.
 
-``prefill_form`` asks for consent to pre-fill from the citizen's profile and
+``prefill_form`` first asks, for each item offering both routes, which one the
+citizen takes (一般程序 or 告知承诺, with the latter's post-check and liability),
+then asks for consent to pre-fill from the citizen's profile and
 for the 身份证号 the backend files the application under; the consent is
 recorded at the platform, which releases only the consented fields under it.
 ``confirm_form`` asks to confirm. A confirmed application goes to the durable
@@ -43,10 +45,15 @@ from actions.scenario_state import (
     ID_NUMBER_SLOT,
     INSTANCE_SLOT,
     PREFILL_FIELDS,
+    PREFILL_REQUIRED,
+    ROUTE_CHOICE_SLOT,
+    ROUTES_SLOT,
     answers_from,
     build_request,
+    chosen_route,
     consent_key,
     idempotency_key,
+    pending_route_choice,
     questions_complete,
 )
 from actions.services import Services, get_services
@@ -55,15 +62,63 @@ from knowledge_base.scenarios import Scenario, applicable_items
 logger = logging.getLogger(__name__)
 
 
+# Words for each route besides the package's own label (告知承诺, 一般程序).
+ROUTE_WORDS = {
+    "commitment": ("承诺", "告知承诺", "告知承诺制", "当天", "快"),
+    "normal": ("一般", "普通", "常规", "正常", "一般程序", "先检查"),
+}
+
+
+def parse_route(text: Any, labels: dict[str, str]) -> str | None:
+    """The route meant by ``text`` (告知承诺 → ``commitment``), or ``None``."""
+    options = {
+        route: (label, *ROUTE_WORDS.get(route, ())) for route, label in labels.items()
+    }
+    return parsing.parse_choice(str(text or ""), options)
+
+
 class ValidatePrefillForm(AnswerFormValidation):
-    """``prefill_consent`` (yes/no) and ``id_number`` (GB 11643 check digit)."""
+    """``route_choice`` per two-route item, ``prefill_consent`` (yes/no) and
+    ``id_number`` (GB 11643 check digit)."""
 
     def name(self) -> str:
         return "validate_prefill_form"
 
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        scenario = current_scenario(tracker)
+        if scenario is not None and pending_route_choice(scenario, tracker.slots):
+            return [ROUTE_CHOICE_SLOT, *PREFILL_REQUIRED]
+        return list(PREFILL_REQUIRED)
+
+    def extra_events(self, slot: str, value: Any, tracker: Tracker) -> list[EventType]:
+        """A chosen route is stored per item; the slot is emptied for the next."""
+        if slot != ROUTE_CHOICE_SLOT:
+            return []
+        item = pending_route_choice(current_scenario(tracker), tracker.slots)
+        choices = dict(tracker.get_slot(ROUTES_SLOT) or {})
+        choices[item.id] = value
+        logger.info("actions.route.chosen", extra={"item": item.id, "route": value})
+        return [SlotSet(ROUTES_SLOT, choices), SlotSet(ROUTE_CHOICE_SLOT, None)]
+
     def read_answer(
         self, slot: str, value: Any, tracker: Tracker
     ) -> tuple[Any, str | None]:
+        if slot == ROUTE_CHOICE_SLOT:
+            scenario = current_scenario(tracker)
+            if (
+                scenario is None
+                or pending_route_choice(scenario, tracker.slots) is None
+            ):
+                return None, None
+            return parse_route(
+                value, scenario.route_labels
+            ), "utter_invalid_route_choice"
         if slot == CONSENT_SLOT:
             return parse_yes_no_or_intent(
                 value, latest_intent(tracker)
@@ -73,6 +128,49 @@ class ValidatePrefillForm(AnswerFormValidation):
             invalid = f"utter_invalid_id_number_{check.problem or 'length'}"
             return (check.value if check.ok else None), invalid
         return None, None
+
+
+def just_said(tracker: Tracker, response: str) -> bool:
+    """Whether the assistant sent ``response`` since the citizen's last message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        said = (event.get("metadata") or {}).get("utter_action")
+        if event.get("event") == "bot" and said == response:
+            return True
+    return False
+
+
+class ActionAskRouteChoice(Action):
+    """Ask which route to take for the next item that offers two, explaining
+    the 告知承诺 route from the item's own time note and note."""
+
+    def name(self) -> str:
+        return "action_ask_route_choice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        scenario = current_scenario(tracker)
+        item = pending_route_choice(scenario, tracker.slots) if scenario else None
+        if item is None:
+            return []
+        labels = scenario.route_labels
+        # After an unclear answer the explanation is not repeated.
+        again = just_said(tracker, "utter_invalid_route_choice")
+        dispatcher.utter_message(
+            response="utter_ask_route_choice_again"
+            if again
+            else "utter_ask_route_choice",
+            item_name=item.name,
+            time_note=item.time_note or "",
+            note=item.note or "",
+            buttons=[
+                {"title": labels[route], "payload": labels[route]}
+                for route in item.routes
+            ],
+        )
+        return []
 
 
 class ValidateConfirmForm(AnswerFormValidation):
@@ -100,8 +198,11 @@ def form_lines(scenario: Scenario, slots: dict[str, Any]) -> tuple[str, str]:
         if q.slot in answers
     ]
     items = applicable_items(scenario, answers)
+    routes = slots.get(ROUTES_SLOT) or {}
     item_lines = [
-        f"{n}. {item.name}（{item.department}）" for n, item in enumerate(items, 1)
+        f"{n}. {item.name}（{item.department}）："
+        + scenario.route_labels[chosen_route(item, routes)]
+        for n, item in enumerate(items, 1)
     ]
     return "\n".join(answer_lines), "\n".join(item_lines)
 

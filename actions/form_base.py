@@ -48,6 +48,16 @@ def is_command(tracker: Tracker) -> bool:
     return confident and intent.get("name") in COMMAND_INTENTS
 
 
+def steps_aside(intent: str | None, tracker: Tracker) -> bool:
+    """Whether an unreadable answer is plainly something else: an escape
+    intent, or a question the NLU could not place (nlu_fallback), which the
+    rules send to the knowledge base before the form asks again."""
+    if intent in ESCAPE_INTENTS:
+        return True
+    text = str(tracker.latest_message.get("text") or "")
+    return intent == "nlu_fallback" and parsing.looks_like_question(text)
+
+
 def parse_yes_no_or_intent(text: Any, intent: str | None) -> bool | None:
     """Yes/no from the words; for a ``/affirm``-style payload, from its intent.
 
@@ -97,7 +107,7 @@ class AnswerFormValidation(FormValidationAction):
                 logger.debug("actions.form.command", extra={"intent": intent})
                 return [SlotSet(slot, None), ActionExecutionRejected(self.form_name())]
             if value is None and slot == requested:
-                if intent in ESCAPE_INTENTS:
+                if steps_aside(intent, tracker):
                     logger.debug("actions.form.step_aside", extra={"intent": intent})
                     return [
                         SlotSet(slot, None),

@@ -1,4 +1,5 @@
-"""Reading citizens' Chinese answers: areas, yes/no, choices, 身份证号, 申请编号.
+"""Reading citizens' Chinese answers: areas, yes/no, choices, dates, districts,
+身份证号, 统一社会信用代码, mobile numbers and 申请编号.
 
 Pure functions with no Rasa imports, so every table of answers is a unit test.
 Unclear input returns ``None`` (or a named problem) and the form re-asks; it is
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from bot.id_numbers import check_character
 
@@ -55,7 +57,10 @@ _SCALES = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _NOT_AN_AREA = re.compile(
     r"几[十百千万]|[-−负]\s*\d|负[零〇一二两三四五六七八九十百千万]|\d[eE][-+]?\d"
 )
-_NO = re.compile(r"没|不|无|否|别|甭|算了|免了")
+# 算了 is not a "no": it means "stop" and is left to the cancel intent.
+_NO = re.compile(r"没|不|无|否|别|甭|免了")
+# Words with a negation character that mean yes.
+_YES_DESPITE_NO = re.compile(r"没问题|没错|不错|没毛病|无误")
 _YES = re.compile(
     r"有|是|对|嗯|要|卖|会|好|行|可以|需要|同意|当然|肯定|确认|确定|提交|办了|办好|拿到"
     r"|领了|装|挂|设|ok|yes",
@@ -177,9 +182,31 @@ def _to_number(raw: str) -> float | None:
     return float(f"{value}.{fraction}") if fraction else float(value)
 
 
+_AREA_WITH_UNIT = re.compile(
+    rf"(?:{_ARABIC}|{_CN_NUMBER}(?:点[零〇一二三四五六七八九]+)?|\d+(?:\.\d+)?[十百千万])"
+    r"\s*(?:多|来|余)?\s*个?\s*(?:平方米|平米|平方|平|㎡|m2|m²)",
+    re.IGNORECASE,
+)
+
+
+def find_area(text: str) -> AreaAnswer | None:
+    """An area stated with its unit inside a longer message (``开一家200平的店``).
+
+    Stricter than :func:`parse_area`: the number must carry an area unit, so
+    ``两层的米线店`` is no area.
+    """
+    match = _AREA_WITH_UNIT.search(text or "")
+    return parse_area(match.group(0)) if match else None
+
+
 def mentions_area_unit(text: str) -> bool:
     """Whether the text names a unit of area (平, 平米, ㎡ …)."""
     return bool(_AREA_UNIT.search(text))
+
+
+def looks_like_question(text: str) -> bool:
+    """Whether ``text`` asks something back (吗, 什么, 怎么, 哪, ？ …)."""
+    return bool(_QUESTION.search(text or ""))
 
 
 def parse_yes_no(text: str) -> bool | None:
@@ -192,6 +219,8 @@ def parse_yes_no(text: str) -> bool | None:
     checks = (_UNKNOWN, _A_NOT_A, _QUESTION, _CORRECTION)
     if not text or any(p.search(text) for p in checks):
         return None
+    if _YES_DESPITE_NO.search(text):
+        return True
     if _NO.search(text):
         return False
     if _YES.search(text):
@@ -268,3 +297,125 @@ def mask_phone(value: str) -> str:
     """``13800138000`` → ``138****8000``."""
     digits = re.sub(r"\D", "", value)
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 7 else "****"
+
+
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
+# Dates relative to today are refused, not resolved: the citizen's "下周一"
+# may be read days later, and a wrong date on a form is worse than a re-ask.
+_RELATIVE_DATE = re.compile(
+    r"今天|明天|后天|昨天|前天|今年|明年|去年|下周|上周|这周|本周|下个?月|上个?月"
+    r"|这个月|本月|周[一二三四五六日天]|星期|礼拜|月底|月初|年底|过几天|最近"
+)
+_CN_DIGITS = "零〇一二两三四五六七八九十"
+_DATE_FULL = re.compile(
+    rf"(\d{{4}}|[{_CN_DIGITS}]{{4}})\s*[年\-/.]\s*(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})"
+    rf"\s*[月\-/.]\s*(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})\s*[日号]?"
+)
+_DATE_MONTH_DAY = re.compile(
+    rf"(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})\s*月\s*(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})\s*[日号]"
+)
+_DISTRICT = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:自治县|新区|区|县|旗|市|镇|乡|街道)")
+# GB 32100-2015: 31 characters (no I, O, S, V, Z); weights 3^i mod 31.
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """A normalised code and what is wrong with it (``None`` when valid).
+
+    ``problem`` is ``length``, ``characters`` or ``check_digit``.
+    """
+
+    value: str
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _date_part(raw: str) -> int | None:
+    if raw.isdigit():
+        return int(raw)
+    if len(raw) == 4:  # 二〇二六: digit by digit
+        digits = [_DIGITS.get(ch) for ch in raw]
+        return None if None in digits else int("".join(map(str, digits)))
+    return chinese_number(raw)
+
+
+def today_in_china() -> date:
+    """Today's date in China (UTC+8), whatever the server's time zone."""
+    return datetime.now(CHINA_TIME).date()
+
+
+def parse_date(text: str, today: date | None = None) -> date | None:
+    """``2026年3月1日`` / ``2026-03-01`` / ``3月1号`` / ``三月一日`` → a date.
+
+    A date without a year is taken in the current year (China time). Relative
+    dates (``下周一``, ``明天``) and impossible dates return ``None``: the form
+    asks for a calendar date instead of guessing.
+    """
+    text = (text or "").strip()
+    if not text or _RELATIVE_DATE.search(text):
+        return None
+    full = _DATE_FULL.search(text)
+    if full:
+        parts = [_date_part(part) for part in full.groups()]
+    else:
+        month_day = _DATE_MONTH_DAY.search(text)
+        if month_day is None:
+            return None
+        year = (today or today_in_china()).year
+        parts = [year, *(_date_part(part) for part in month_day.groups())]
+    if None in parts:
+        return None
+    try:
+        return date(*parts)
+    except ValueError:
+        return None
+
+
+def parse_district(text: str, options: dict[str, tuple[str, ...]]) -> str | None:
+    """A district: one of ``options`` if the package lists them, else a name
+    ending in 区/县/市/旗/镇/乡/街道 (``示范区`` → ``示范区``)."""
+    if options:
+        return parse_choice(text, options)
+    text = re.sub(
+        r"^(?:我们?|店|就)?(?:在|是|位于|住在|属于)", "", (text or "").strip()
+    )
+    match = _DISTRICT.search(text)
+    return match.group(0) if match else None
+
+
+def credit_code_check_character(first17: str) -> str:
+    """The GB 32100-2015 check character for the first 17 characters.
+
+    Raises:
+        ValueError: a character outside the code's 31-character set.
+    """
+    total = sum(
+        _CREDIT_CHARS.index(ch) * weight
+        for ch, weight in zip(first17, _CREDIT_WEIGHTS, strict=True)
+    )
+    return _CREDIT_CHARS[(31 - total % 31) % 31]
+
+
+def check_credit_code(text: str) -> CodeCheck:
+    """Normalise and check an 18-character 统一社会信用代码 (GB 32100-2015)."""
+    value = re.sub(r"[\s-]", "", text or "").upper()
+    if len(value) != 18:
+        return CodeCheck(value, "length")
+    if any(ch not in _CREDIT_CHARS for ch in value):
+        return CodeCheck(value, "characters")
+    if credit_code_check_character(value[:17]) != value[17]:
+        return CodeCheck(value, "check_digit")
+    return CodeCheck(value, None)
+
+
+def parse_phone(text: str) -> str | None:
+    """An 11-digit mainland mobile number (``138 0013 8000``, ``+86-138…``)."""
+    digits = re.sub(r"[\s\-()（）]", "", text or "")
+    digits = re.sub(r"^(?:\+?86)(?=1\d{10}$)", "", digits)
+    return digits if _MOBILE.match(digits) else None

@@ -1,8 +1,11 @@
-"""Starting, restarting and cancelling a scenario run, and showing its checklist.
+"""Starting, pausing, resuming and restarting a scenario run; its checklist.
 
 A run starts with a fresh ``scenario_instance_id`` (part of the submission's
-idempotency key) and empty answers; changing answers keeps the id, so a
-retried submission of the same run is still recognised by the backend.
+idempotency key) and the answers its first message already gives
+(我想开一家200平的火锅店，不卖烟); changing answers keeps the id, so a retried
+submission of the same run is still recognised by the backend. 算了 / 不办了
+pauses the run with its answers; 继续办理, or naming the same scenario again,
+resumes at the first unanswered question.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
+from actions.scenario_answers import extract_answers
 from actions.scenario_form import current_scenario, match_scenario
 from actions.scenario_state import (
     INSTANCE_SLOT,
+    PAUSE_CLEARS,
     SCENARIO_SLOT,
     answers_from,
+    can_resume,
     new_instance_id,
     slots_to_clear,
 )
@@ -45,7 +51,8 @@ def clear_events(scenario: Scenario | None, keep_instance: bool) -> list[EventTy
 
 
 class ActionStartScenario(Action):
-    """Begin a fresh run of the scenario the citizen named (or ask which)."""
+    """Begin a run of the scenario the citizen named (or ask which), keeping
+    the answers the message gives; a paused run of the same scenario resumes."""
 
     def name(self) -> str:
         return "action_start_scenario"
@@ -54,12 +61,16 @@ class ActionStartScenario(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         services = get_services()
+        text = str(tracker.latest_message.get("text") or "")
         entity = next(tracker.get_latest_entity_values(SCENARIO_SLOT), None)
         # The NLU may cut the entity badly (小餐馆); the whole text still names it.
         scenario_id = match_scenario(entity, services.scenarios) or match_scenario(
-            tracker.latest_message.get("text"), services.scenarios
+            text, services.scenarios
         )
         scenario = services.scenarios.get(scenario_id) if scenario_id else None
+        if can_resume(scenario, tracker.slots):
+            return resume_events(dispatcher, scenario, tracker)
+
         events = clear_events(scenario, keep_instance=False)
         events += [
             SlotSet(SCENARIO_SLOT, scenario_id),
@@ -71,8 +82,62 @@ class ActionStartScenario(Action):
                 scenario_name=scenario.name,
                 locality=scenario.locality,
             )
+            events += given_answers(dispatcher, scenario, text, skip=set())
         logger.info("actions.scenario.started", extra={"scenario": scenario_id})
         return events
+
+
+def given_answers(
+    dispatcher: CollectingDispatcher, scenario: Scenario, text: str, skip: set[str]
+) -> list[EventType]:
+    """Slot events for the answers ``text`` already gives, said back once."""
+    found = extract_answers(scenario, text, skip=skip).answers
+    if not found:
+        return []
+    lines = [
+        f"{question.label}：{question.display(found[question.slot])}"
+        for question in scenario.questions
+        if question.slot in found
+    ]
+    dispatcher.utter_message(response="utter_answers_noted", answers="\n".join(lines))
+    logger.info(
+        "actions.scenario.pre_answered",
+        extra={"scenario": scenario.id, "slots": sorted(found)},
+    )
+    return [SlotSet(slot, value) for slot, value in found.items()]
+
+
+def resume_events(
+    dispatcher: CollectingDispatcher, scenario: Scenario, tracker: Tracker
+) -> list[EventType]:
+    """Take up the paused run: same id, same answers, the next question."""
+    answered = answers_from(tracker.slots, scenario)
+    dispatcher.utter_message(
+        response="utter_scenario_resumed",
+        scenario_name=scenario.name,
+        answered_count=len(answered),
+    )
+    text = str(tracker.latest_message.get("text") or "")
+    events: list[EventType] = [SlotSet(REQUESTED_SLOT, None)]
+    events += given_answers(dispatcher, scenario, text, skip=set(answered))
+    logger.info("actions.scenario.resumed", extra={"scenario": scenario.id})
+    return events
+
+
+class ActionResumeScenario(Action):
+    """继续办理: take up the paused run, or say there is none."""
+
+    def name(self) -> str:
+        return "action_resume_scenario"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        scenario = current_scenario(tracker)
+        if not can_resume(scenario, tracker.slots):
+            dispatcher.utter_message(response="utter_nothing_to_resume")
+            return [FollowupAction("action_listen")]
+        return resume_events(dispatcher, scenario, tracker)
 
 
 class ActionResetAnswers(Action):
@@ -93,7 +158,11 @@ class ActionResetAnswers(Action):
 
 
 class ActionCancelScenario(Action):
-    """Drop the run: answers, consent, 身份证号 and the run's id."""
+    """算了 / 不办了: pause the run politely, keeping its answers for a resume.
+
+    Consent, 身份证号 and the confirmation are dropped (personal data is kept
+    no longer than the step that needs it); 修改回答 starts the answers afresh.
+    """
 
     def name(self) -> str:
         return "action_cancel_scenario"
@@ -102,11 +171,21 @@ class ActionCancelScenario(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         scenario = current_scenario(tracker)
-        events = clear_events(scenario, keep_instance=True)
-        events += [SlotSet(SCENARIO_SLOT, None), SlotSet(INSTANCE_SLOT, None)]
-        dispatcher.utter_message(response="utter_scenario_cancelled")
+        events: list[EventType] = [SlotSet(REQUESTED_SLOT, None)]
+        events += [SlotSet(slot, None) for slot in PAUSE_CLEARS]
+        paused = can_resume(scenario, tracker.slots)
+        if paused:
+            dispatcher.utter_message(
+                response="utter_scenario_paused", scenario_name=scenario.name
+            )
+        else:
+            # Nothing worth keeping (no answer yet, or all done): a plain stop.
+            events += clear_events(scenario, keep_instance=True)
+            events += [SlotSet(SCENARIO_SLOT, None), SlotSet(INSTANCE_SLOT, None)]
+            dispatcher.utter_message(response="utter_scenario_cancelled")
         logger.info(
-            "actions.scenario.cancelled", extra={"scenario": scenario and scenario.id}
+            "actions.scenario.paused" if paused else "actions.scenario.cancelled",
+            extra={"scenario": scenario and scenario.id},
         )
         return [ActiveLoop(None), *events]
 

@@ -2,38 +2,39 @@
 
 The required slots are ``scenario`` and then the package's questions whose
 ``ask_if`` holds for the answers so far, so a new scenario needs data and
-domain entries but no Python. Answers are read by :mod:`actions.parsing`.
+domain entries but no Python. Answers are read by :mod:`actions.scenario_answers`;
+a message may answer other questions too (不卖烟，两百平), and those are kept.
+Three unreadable answers to one question bring an example and the offer of a
+person or a pause (``utter_offer_agent_or_pause``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 
-from actions import parsing
 from actions.errors import UnknownScenario
-from actions.form_base import (
-    AnswerFormValidation,
-    latest_intent,
-    parse_yes_no_or_intent,
+from actions.form_base import AnswerFormValidation, latest_intent
+from actions.scenario_answers import extract_answers, parse_answer, residual_text
+from actions.scenario_state import (
+    FAILURES_SLOT,
+    SCENARIO_SLOT,
+    answers_from,
+    required_question_slots,
 )
-from actions.scenario_state import SCENARIO_SLOT, required_question_slots
 from actions.services import get_services
-from knowledge_base.scenarios import Question, Scenario
+from knowledge_base.scenarios import Scenario
 
+logger = logging.getLogger(__name__)
 
-def parse_answer(question: Question, text: Any, intent: str | None) -> Any:
-    """The slot value for ``text``, or ``None`` when it is not an answer."""
-    text = str(text or "")
-    if question.kind == "area":
-        area = parsing.parse_area(text)
-        return None if area is None else area.square_metres
-    if question.kind == "choice":
-        options = {o.value: (*o.aliases, o.label, o.value) for o in question.options}
-        return parsing.parse_choice(text, options)
-    return parse_yes_no_or_intent(text, intent)
+__all__ = ["ValidateScenarioForm", "current_scenario", "match_scenario", "parse_answer"]
+# Every third unreadable answer to one question offers a person or a pause.
+FAILURES_BEFORE_HELP = 3
 
 
 def match_scenario(value: Any, scenarios: dict[str, Scenario]) -> str | None:
@@ -85,4 +86,87 @@ class ValidateScenarioForm(AnswerFormValidation):
         question = scenario.question(slot) if scenario else None
         if question is None:
             return None, None
-        return parse_answer(question, value, latest_intent(tracker)), question.invalid
+        if value is not None and not isinstance(value, str):
+            # Already read (a pre-answer): Rasa re-validates pre-filled slots
+            # when the form activates, and str(False) is no answer.
+            return value, question.invalid
+        # "有，不卖烟" answers 娱乐 with 有: the clauses about other questions go.
+        text = str(value or "")
+        others = extract_answers(scenario, text, skip={slot})
+        answer = parse_answer(question, residual_text(text, others), None)
+        if answer is None:
+            answer = parse_answer(question, text, latest_intent(tracker))
+        return answer, question.invalid
+
+    async def get_validation_events(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        scenario = current_scenario(tracker)
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        stepped_aside = any(
+            e.get("event") == "action_execution_rejected" for e in events
+        )
+        if scenario is None or stepped_aside or scenario.question(requested) is None:
+            return events
+
+        answered = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+        further = further_answers(scenario, tracker, answered)
+        events += further
+        # A message that answered other questions is no failed attempt.
+        failed = requested in answered and answered[requested] is None and not further
+        events += count_failure(dispatcher, scenario, tracker, requested, failed)
+        return events
+
+
+def further_answers(
+    scenario: Scenario, tracker: Tracker, answered: dict[str, Any]
+) -> list[EventType]:
+    """Answers the latest message gives to questions not yet answered."""
+    text = str(tracker.latest_message.get("text") or "")
+    if text.startswith("/"):
+        return []
+    done = set(answers_from(tracker.slots, scenario)) | {
+        slot for slot, value in answered.items() if value is not None
+    }
+    found = extract_answers(
+        scenario, text, skip=done | {tracker.get_slot(REQUESTED_SLOT)}
+    )
+    if found.answers:
+        logger.debug(
+            "actions.form.further_answers", extra={"slots": sorted(found.answers)}
+        )
+    return [SlotSet(slot, value) for slot, value in found.answers.items()]
+
+
+def count_failure(
+    dispatcher: CollectingDispatcher,
+    scenario: Scenario,
+    tracker: Tracker,
+    slot: str,
+    failed: bool,
+) -> list[EventType]:
+    """Count unreadable answers per question; every third, explain and offer help.
+
+    A readable answer resets the question's count.
+    """
+    counts = dict(tracker.get_slot(FAILURES_SLOT) or {})
+    if not failed:
+        if slot not in counts:
+            return []
+        counts.pop(slot)
+        return [SlotSet(FAILURES_SLOT, counts or None)]
+
+    counts[slot] = counts.get(slot, 0) + 1
+    if counts[slot] % FAILURES_BEFORE_HELP == 0:
+        question = scenario.question(slot)
+        dispatcher.utter_message(response=f"utter_answer_example_{question.kind}")
+        dispatcher.utter_message(response="utter_offer_agent_or_pause")
+        logger.info(
+            "actions.form.help_offered",
+            extra={"scenario": scenario.id, "slot": slot, "failures": counts[slot]},
+        )
+    return [SlotSet(FAILURES_SLOT, counts)]

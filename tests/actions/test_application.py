@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 
 from actions.application import (
+    ActionAskRouteChoice,
     ActionPrefillApplication,
     ActionSubmitApplication,
     ValidateConfirmForm,
     ValidatePrefillForm,
+    form_lines,
 )
 from actions.backend_client import BackendRejected, BackendUnavailable
+from actions.scenario_form import current_scenario
 from actions.scenario_state import consent_key, idempotency_key
 from tests.actions.conftest import FICTIONAL_ID, make_tracker, responses, slot_events
 
@@ -25,7 +28,11 @@ ANSWERS = {
     "outdoor_sign": False,
 }
 PREFILL_DOMAIN = {
-    "forms": {"prefill_form": {"required_slots": ["prefill_consent", "id_number"]}}
+    "forms": {
+        "prefill_form": {
+            "required_slots": ["route_choice", "prefill_consent", "id_number"]
+        }
+    }
 }
 CONFIRM_DOMAIN = {"forms": {"confirm_form": {"required_slots": ["confirm_submission"]}}}
 
@@ -297,3 +304,78 @@ async def test_profile_refused_goes_on_without_prefill(dispatcher, backend):
         "utter_prefill_unavailable",
         "utter_integrated_application_plain",
     ]
+
+
+# --- the route choice (告知承诺 or 一般程序) per item offering both ------------
+
+FIRE_CHECK = {**ANSWERS, "venue_area": 320.0}
+
+
+async def prefill_required(slots):
+    tracker = make_tracker("", slots=slots)
+    return await ValidatePrefillForm().required_slots([], None, tracker, {})
+
+
+async def test_the_route_is_asked_first_when_an_item_offers_two():
+    assert await prefill_required(FIRE_CHECK) == [
+        "route_choice",
+        "prefill_consent",
+        "id_number",
+    ]
+
+
+@pytest.mark.parametrize(
+    "slots",
+    [ANSWERS, {**FIRE_CHECK, "chosen_routes": {"fire_safety_check": "normal"}}],
+    ids=["no two-route item", "already chosen"],
+)
+async def test_the_route_is_not_asked_when_there_is_nothing_to_choose(slots):
+    assert await prefill_required(slots) == ["prefill_consent", "id_number"]
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [("告知承诺", "commitment"), ("选承诺的", "commitment"), ("一般程序", "normal")],
+)
+async def test_a_chosen_route_is_kept_for_its_item(dispatcher, text, route):
+    slots = await validate_prefill(dispatcher, text, "route_choice", slots=FIRE_CHECK)
+    assert slots["chosen_routes"] == {"fire_safety_check": route}
+    assert slots["route_choice"] is None
+    assert slots["requested_slot"] == "prefill_consent"
+
+
+async def test_an_unclear_route_is_re_asked(dispatcher):
+    slots = await validate_prefill(dispatcher, "随便", "route_choice", slots=FIRE_CHECK)
+    assert slots["route_choice"] is None and "chosen_routes" not in slots
+    assert responses(dispatcher) == ["utter_invalid_route_choice"]
+
+
+async def test_the_route_question_explains_from_the_item_and_offers_both(dispatcher):
+    tracker = make_tracker("", slots=FIRE_CHECK)
+    await ActionAskRouteChoice().run(dispatcher, tracker, {})
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_ask_route_choice"
+    assert message["item_name"] == "公众聚集场所投入使用、营业前消防安全检查"
+    assert "现场核查" in message["time_note"]
+    assert [b["title"] for b in message["buttons"]] == ["告知承诺", "一般程序"]
+
+
+async def test_the_chosen_route_is_submitted_and_shown(dispatcher, backend):
+    chosen = {"chosen_routes": {"fire_safety_check": "normal"}}
+    tracker = submit_tracker(venue_area=320.0, **chosen)
+    await ActionSubmitApplication().run(dispatcher, tracker, {})
+    request, _ = backend.submissions[0]
+    routes = {item.item_id: item.route for item in request.items}
+    assert routes["fire_safety_check"] == "normal"
+    _, items = form_lines(current_scenario(tracker), tracker.slots)
+    assert "消防安全检查（场所所在地县级消防救援机构）：一般程序" in items
+
+
+async def test_after_an_unclear_route_the_explanation_is_not_repeated(dispatcher):
+    tracker = make_tracker("随便", slots=FIRE_CHECK)
+    tracker.events.append(
+        {"event": "bot", "metadata": {"utter_action": "utter_invalid_route_choice"}}
+    )
+    await ActionAskRouteChoice().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_ask_route_choice_again"]
+    assert len(dispatcher.messages[0]["buttons"]) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from actions import parsing
@@ -207,3 +209,163 @@ def test_parse_ordinal(text, index):
 def test_masks_keep_only_the_ends():
     assert parsing.mask_id_number("990101198503120117") == "990***********0117"
     assert parsing.mask_phone("13000000001") == "130****0001"
+
+
+# --- validators for the question kinds date, district, credit_code, phone ------
+
+TODAY = date(2026, 12, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026年3月1日", date(2026, 3, 1)),
+        ("2026-03-01", date(2026, 3, 1)),
+        ("2026/3/1", date(2026, 3, 1)),
+        ("2026.3.1号", date(2026, 3, 1)),
+        ("二〇二六年三月一日", date(2026, 3, 1)),
+        ("3月1号", date(2026, 3, 1)),
+        ("十二月二十五日开业", date(2026, 12, 25)),
+        ("打算2027年1月10日开业", date(2027, 1, 10)),
+    ],
+)
+def test_parse_date_reads_calendar_dates(text, expected):
+    assert parsing.parse_date(text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["下周一", "明天", "下个月1号", "周五", "2026年2月30日", "13月1日", "还没定", ""],
+)
+def test_parse_date_refuses_relative_and_impossible_dates(text):
+    assert parsing.parse_date(text, today=TODAY) is None
+
+
+def test_a_date_without_a_year_takes_the_year_in_china_time():
+    assert parsing.parse_date("3月1号").year == parsing.today_in_china().year
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("示范区", "示范区"),
+        ("在示范区", "示范区"),
+        ("店在东城区", "东城区"),
+        ("不知道", None),
+    ],
+)
+def test_parse_district_without_a_list_reads_a_district_name(text, expected):
+    assert parsing.parse_district(text, {}) == expected
+
+
+def test_parse_district_with_a_list_keeps_to_the_list():
+    options = {"east": ("东区", "东城"), "west": ("西区", "西城")}
+    assert parsing.parse_district("在东城那边", options) == "east"
+    assert parsing.parse_district("南区", options) is None
+
+
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def oracle_credit_check(first_17: str) -> str:
+    """GB 32100-2015 by brute force: the 18th character makes
+    sum(value_i * 3^i mod 31) + value_18 ≡ 0 (mod 31)."""
+    total = sum(
+        _CREDIT_CHARS.index(ch) * pow(3, i, 31) for i, ch in enumerate(first_17)
+    )
+    for candidate in _CREDIT_CHARS:
+        if (total + _CREDIT_CHARS.index(candidate)) % 31 == 0:
+            return candidate
+    raise AssertionError("no check character")
+
+
+# Fictional codes: area 990101 belongs to no place.
+@pytest.mark.parametrize(
+    "first_17", ["91990101MA0000001", "92990101000000001", "12990101HJKLMNPQR"]
+)
+def test_credit_code_check_character_matches_the_oracle(first_17):
+    assert parsing.credit_code_check_character(first_17) == oracle_credit_check(
+        first_17
+    )
+
+
+def test_check_credit_code_accepts_a_valid_code_written_loosely():
+    code = "91990101MA0000001" + oracle_credit_check("91990101MA0000001")
+    check = parsing.check_credit_code(" " + code.lower()[:9] + " " + code[9:])
+    assert check.ok and check.value == code
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("91990101MA000000", "length"),
+        ("91990101MA000000I1", "characters"),
+        ("91990101MA00000O1X", "characters"),
+    ],
+)
+def test_check_credit_code_names_the_problem(text, problem):
+    assert parsing.check_credit_code(text).problem == problem
+
+
+def test_check_credit_code_catches_a_changed_character():
+    first = "91990101MA0000001"
+    good = oracle_credit_check(first)
+    wrong = next(ch for ch in _CREDIT_CHARS if ch != good)
+    assert parsing.check_credit_code(first + wrong).problem == "check_digit"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13000000001", "13000000001"),
+        ("130 0000 0001", "13000000001"),
+        ("130-0000-0001", "13000000001"),
+        ("+86 13000000001", "13000000001"),
+        ("8613000000001", "13000000001"),
+        ("12000000001", None),
+        ("1300000000", None),
+        ("010-12345678", None),
+    ],
+)
+def test_parse_phone_reads_mainland_mobile_numbers(text, expected):
+    assert parsing.parse_phone(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("有的", True), ("没有", False), ("不卖", False), ("要的", True),
+        ("不要", False), ("对", True), ("是的", True), ("不是", False),
+        ("没问题", True), ("没错", True), ("算了", None),
+    ],
+)  # fmt: skip
+def test_parse_yes_no_reads_the_many_forms(text, value):
+    assert parsing.parse_yes_no(text) is value
+
+
+@pytest.mark.parametrize(
+    ("text", "square_metres"),
+    [
+        ("三百平", 300.0),
+        ("两百多平米", 200.0),
+        ("120㎡", 120.0),
+        ("1.5万平方米", 15000.0),
+    ],
+)
+def test_parse_area_reads_the_issue_examples(text, square_metres):
+    assert parsing.parse_area(text).square_metres == square_metres
+
+
+@pytest.mark.parametrize(
+    ("text", "square_metres"),
+    [
+        ("我想开一家200平的火锅店", 200.0),
+        ("开个两百多平米的饭店", 200.0),
+        ("店面3百平", 300.0),
+        ("两层的米线店", None),
+        ("开两家店", None),
+    ],
+)
+def test_find_area_needs_a_unit_inside_a_sentence(text, square_metres):
+    area = parsing.find_area(text)
+    assert (area and area.square_metres) == square_metres

@@ -7,6 +7,7 @@ import pytest
 from actions.scenario_flow import (
     ActionCancelScenario,
     ActionResetAnswers,
+    ActionResumeScenario,
     ActionShowChecklist,
     ActionStartScenario,
 )
@@ -295,3 +296,176 @@ async def test_checklist_lists_items_then_merged_materials_then_sources(dispatch
 async def test_checklist_without_a_scenario_says_so(dispatcher):
     await ActionShowChecklist().run(dispatcher, make_tracker(""), {})
     assert responses(dispatcher) == ["utter_invalid_scenario"]
+
+
+# --- answers to other questions, three failures, pause and resume -------------
+
+
+async def test_a_message_answering_more_keeps_every_answer(dispatcher):
+    events = await validate(dispatcher, "有，不卖烟", "has_entertainment")
+    slots = slot_events(events)
+    assert slots["has_entertainment"] is True
+    assert slots["sells_tobacco"] is False
+    assert dispatcher.messages == []
+
+
+async def test_another_answer_instead_of_the_asked_one_is_kept_and_not_a_failure(
+    dispatcher,
+):
+    events = await validate(dispatcher, "不卖烟", "venue_area")
+    slots = slot_events(events)
+    assert slots["sells_tobacco"] is False
+    assert slots["venue_area"] is None
+    assert "scenario_failures" not in slots
+
+
+async def fail(dispatcher, count_before, slot="venue_area", text="挺大的"):
+    failures = {slot: count_before} if count_before else None
+    return await validate(dispatcher, text, slot, slots={"scenario_failures": failures})
+
+
+@pytest.mark.parametrize("count_before", [0, 1])
+async def test_the_first_two_failures_only_re_ask(dispatcher, count_before):
+    events = await fail(dispatcher, count_before)
+    assert responses(dispatcher) == ["utter_invalid_area"]
+    assert slot_events(events)["scenario_failures"] == {"venue_area": count_before + 1}
+
+
+async def test_the_third_failure_explains_and_offers_a_person_or_a_pause(dispatcher):
+    events = await fail(dispatcher, 2)
+    assert responses(dispatcher) == [
+        "utter_invalid_area",
+        "utter_answer_example_area",
+        "utter_offer_agent_or_pause",
+    ]
+    assert slot_events(events)["scenario_failures"] == {"venue_area": 3}
+
+
+async def test_failures_are_counted_per_question(dispatcher):
+    tracker_slots = {"scenario_failures": {"venue_area": 2}}
+    events = await validate(dispatcher, "不清楚", "sells_tobacco", slots=tracker_slots)
+    assert responses(dispatcher) == ["utter_invalid_yes_no"]
+    assert slot_events(events)["scenario_failures"] == {
+        "venue_area": 2,
+        "sells_tobacco": 1,
+    }
+
+
+async def test_a_readable_answer_resets_its_count(dispatcher):
+    events = await validate(
+        dispatcher,
+        "120平",
+        "venue_area",
+        slots={"scenario_failures": {"venue_area": 2, "sells_tobacco": 1}},
+    )
+    assert slot_events(events)["scenario_failures"] == {"sells_tobacco": 1}
+
+
+async def test_a_question_mid_form_is_no_failure(dispatcher):
+    events = await validate(
+        dispatcher, "社保怎么交", "venue_area", intent="ask_question"
+    )
+    assert "scenario_failures" not in slot_events(events)
+
+
+async def test_start_keeps_the_answers_the_first_message_gives(dispatcher):
+    tracker = make_tracker("我想开一家200平的火锅店，不卖烟", intent="start_scenario")
+    events = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    assert events["venue_area"] == 200.0
+    assert events["sells_tobacco"] is False
+    assert events["has_entertainment"] is None
+    assert responses(dispatcher) == ["utter_scenario_intro", "utter_answers_noted"]
+    noted = dispatcher.messages[1]["answers"]
+    assert noted == "经营场所面积：200平方米\n销售卷烟等烟草制品：否"
+
+
+async def test_start_without_answers_says_nothing_of_them(dispatcher):
+    tracker = make_tracker("我想开个餐馆", intent="start_scenario")
+    await ActionStartScenario().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_scenario_intro"]
+
+
+PAUSED = {
+    "scenario": "restaurant",
+    "scenario_instance_id": "run-1",
+    "venue_area": 80.0,
+    "has_entertainment": False,
+}
+
+
+async def test_stopping_midway_pauses_and_keeps_the_answers(dispatcher):
+    tracker = make_tracker(
+        "算了",
+        intent="cancel",
+        slots={**PAUSED, "scenario_failures": {"has_business_licence": 2}},
+    )
+    events = await ActionCancelScenario().run(dispatcher, tracker, {})
+    slots = slot_events(events)
+    assert "venue_area" not in slots and "scenario" not in slots
+    assert "scenario_instance_id" not in slots
+    assert slots["scenario_failures"] is None and slots["id_number"] is None
+    assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
+    assert responses(dispatcher) == ["utter_scenario_paused"]
+
+
+async def test_naming_the_scenario_again_resumes_the_paused_run(dispatcher):
+    tracker = make_tracker("我想开餐馆，不卖烟", intent="start_scenario", slots=PAUSED)
+    events = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    assert "venue_area" not in events and "scenario_instance_id" not in events
+    assert events["sells_tobacco"] is False
+    assert responses(dispatcher) == ["utter_scenario_resumed", "utter_answers_noted"]
+    assert dispatcher.messages[0]["answered_count"] == 2
+
+
+async def test_continue_resumes_the_paused_run(dispatcher):
+    tracker = make_tracker("继续办理", intent="resume_scenario", slots=PAUSED)
+    events = await ActionResumeScenario().run(dispatcher, tracker, {})
+    assert slot_events(events) == {"requested_slot": None}
+    assert responses(dispatcher) == ["utter_scenario_resumed"]
+
+
+async def test_continue_with_nothing_paused_says_so_and_listens(dispatcher):
+    events = await ActionResumeScenario().run(dispatcher, make_tracker("继续办理"), {})
+    assert responses(dispatcher) == ["utter_nothing_to_resume"]
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_listen"}]
+
+
+async def test_a_submitted_run_is_not_resumed_but_started_afresh(dispatcher):
+    tracker = make_tracker(
+        "我想开餐馆",
+        intent="start_scenario",
+        slots={**PAUSED, "application_no": "ZW20261203000001"},
+    )
+    events = slot_events(await ActionStartScenario().run(dispatcher, tracker, {}))
+    assert events["venue_area"] is None
+    assert events["scenario_instance_id"] != "run-1"
+
+
+async def test_pre_answers_survive_the_validation_at_form_activation(dispatcher):
+    tracker = make_tracker(
+        "我想开一家200平的火锅店，不卖烟",
+        intent="start_scenario",
+        slots={"scenario": "restaurant"},
+        new_slots={"venue_area": 200.0, "sells_tobacco": False},
+        requested_slot=None,
+    )
+    events = await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+    slots = slot_events(events)
+    assert slots["venue_area"] == 200.0 and slots["sells_tobacco"] is False
+    assert slots["requested_slot"] == "has_entertainment"
+
+
+async def test_an_unplaced_question_mid_form_steps_aside_for_the_knowledge_base(
+    dispatcher,
+):
+    events = await validate(
+        dispatcher, "多大面积才要办消防检查？", "venue_area", intent="nlu_fallback"
+    )
+    assert any(e["event"] == "action_execution_rejected" for e in events)
+    assert dispatcher.messages == []
+
+
+async def test_an_unplaced_non_question_is_a_failed_answer(dispatcher):
+    events = await validate(dispatcher, "挺大的", "venue_area", intent="nlu_fallback")
+    assert responses(dispatcher) == ["utter_invalid_area"]
+    assert slot_events(events)["scenario_failures"] == {"venue_area": 1}

@@ -146,6 +146,7 @@ def _item_view(scenario: Scenario, item: ScenarioItem, answers: dict) -> dict:
         "id": item.id,
         "name": item.name,
         "department": item.department,
+        "basic_code": item.basic_code,
         "why": _why(item, answers),
         "route": item.routes[0],
         "routes": [

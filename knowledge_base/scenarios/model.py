@@ -79,6 +79,8 @@ class ScenarioItem:
     fee: str | None
     note: str | None
     sources: tuple[Source, ...]
+    # 基本编码 of the national catalogue, where a source gives it.
+    basic_code: str | None = None
 
 
 @dataclass(frozen=True)

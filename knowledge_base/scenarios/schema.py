@@ -6,6 +6,7 @@ and the field (``items[2].applies_if``) and what is wrong with it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,10 @@ _QUESTION_FIELDS = {
 _ITEM_FIELDS = {
     "id", "name", "department", "applies_if", "routes", "materials",
     "route_materials", "materials_note", "promised_days", "legal_days",
-    "time_note", "fee", "note", "sources",
+    "time_note", "fee", "note", "sources", "basic_code",
 }  # fmt: skip
+# 基本编码 as the national catalogue writes it: capitals, digits and hyphens.
+_BASIC_CODE = re.compile(r"^[0-9A-Z-]{6,40}$")
 
 
 class InvalidScenarioError(InvalidDataError):
@@ -366,7 +369,15 @@ def _item(path: Path, where: str, raw: Any, context: _Context) -> ScenarioItem:
         fee=fields.text("fee", required=False),
         note=fields.text("note", required=False),
         sources=_sources(path, fields.name("sources"), raw.get("sources")),
+        basic_code=_basic_code(fields),
     )
+
+
+def _basic_code(fields: _Fields) -> str | None:
+    code = fields.text("basic_code", required=False)
+    if code is not None and not _BASIC_CODE.match(code):
+        raise fields.fail("basic_code", "must be 6-40 capitals, digits or hyphens")
+    return code
 
 
 def _route_materials(fields: _Fields, routes: tuple[str, ...]) -> dict:

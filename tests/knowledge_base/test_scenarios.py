@@ -242,6 +242,7 @@ def broken(raw, mutate):
             "items[0].sources[0].url",
         ),
         (lambda d: d["items"][0].update(promised_days="3天"), "items[0].promised_days"),
+        (lambda d: d["items"][0].update(basic_code="营业执照"), "items[0].basic_code"),
         (lambda d: d["items"].append(dict(d["items"][0])), "items"),
         (lambda d: d["questions"][0].update(kind="number"), "questions[0].kind"),
         (lambda d: d["questions"][0].update(ask="ask_area"), "questions[0].ask"),
@@ -274,6 +275,14 @@ def test_broken_package_names_file_and_field(tmp_path, raw, mutate, field):
         load_scenario(path)
     assert error.value.field == field
     assert str(path) in str(error.value)
+
+
+def test_an_item_may_carry_its_national_basic_code(tmp_path, raw):
+    data = copy.deepcopy(raw)
+    data["items"][0]["basic_code"] = "000105002000"
+    scenario = load_scenario(write(tmp_path, data))
+    assert scenario.items[0].basic_code == "000105002000"
+    assert scenario.items[1].basic_code is None
 
 
 def test_unreadable_yaml_is_reported_as_the_file(tmp_path):

@@ -11,6 +11,7 @@ person or a pause (``utter_offer_agent_or_pause``).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -37,15 +38,20 @@ __all__ = ["ValidateScenarioForm", "current_scenario", "match_scenario", "parse_
 FAILURES_BEFORE_HELP = 3
 
 
+# "注册一家公司", "开个小卖部": a measure word after the verb hides the alias.
+_MEASURE_AFTER_VERB = re.compile(r"(?<=[开办设立注册成])一?[个家间所]")
+
+
 def match_scenario(value: Any, scenarios: dict[str, Scenario]) -> str | None:
     """The scenario id meant by an entity value or free text, or ``None``."""
     text = str(value or "").strip()
     if text in scenarios:
         return text
+    texts = {text, _MEASURE_AFTER_VERB.sub("", text)}
     found = {
         scenario.id
         for scenario in scenarios.values()
-        if any(alias in text for alias in scenario.aliases)
+        if any(alias in variant for alias in scenario.aliases for variant in texts)
     }
     return found.pop() if len(found) == 1 else None
 

@@ -186,6 +186,10 @@ async def test_unknown_scenario_is_re_asked(dispatcher):
     [
         ("restaurant", "restaurant"),
         ("饭店", "restaurant"),
+        ("我想注册一家公司", "company_opening"),
+        ("想开个小卖部", "convenience_store"),
+        ("孩子出生了要办什么", "birth"),
+        ("我下个月办退休", "retirement"),
         ("开网吧", None),
         (None, None),
     ],

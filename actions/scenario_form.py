@@ -86,7 +86,12 @@ class ValidateScenarioForm(AnswerFormValidation):
         self, slot: str, value: Any, tracker: Tracker
     ) -> tuple[Any, str | None]:
         if slot == SCENARIO_SLOT:
-            scenario_id = match_scenario(value, get_services().scenarios)
+            # The NLU may cut the entity short (注册一家公司 → 公司); the whole
+            # message then says which scenario, as in action_start_scenario.
+            scenarios = get_services().scenarios
+            scenario_id = match_scenario(value, scenarios) or match_scenario(
+                tracker.latest_message.get("text"), scenarios
+            )
             return scenario_id, "utter_invalid_scenario"
         scenario = current_scenario(tracker)
         question = scenario.question(slot) if scenario else None

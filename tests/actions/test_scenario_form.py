@@ -172,6 +172,14 @@ async def test_scenario_named_in_free_text_is_recognised(dispatcher):
     assert slot_events(events)["requested_slot"] == "venue_area"
 
 
+async def test_an_entity_cut_short_falls_back_to_the_message(dispatcher):
+    tracker = make_tracker(
+        "我想注册一家公司", new_slots={"scenario": "公司"}, requested_slot="scenario"
+    )
+    events = await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+    assert slot_events(events)["scenario"] == "company_opening"
+
+
 async def test_unknown_scenario_is_re_asked(dispatcher):
     tracker = make_tracker(
         "开网吧", new_slots={"scenario": "开网吧"}, requested_slot="scenario"

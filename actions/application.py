@@ -296,6 +296,12 @@ class ActionSubmitApplication(Action):
             and questions_complete(scenario, tracker.slots)
         )
         if not ready:
+            stored = await stored_run(tracker)
+            if stored is not None:
+                # 确认提交 again once the 身份证号 is gone: the row holds the run.
+                services = get_services()
+                delivery = await deliver(services.outbox, services.backend, stored)
+                return await reply_delivery(dispatcher, services, stored, delivery)
             dispatcher.utter_message(response="utter_nothing_to_submit")
             return []
         confirmed = tracker.get_slot(CONFIRM_SLOT) is True
@@ -318,7 +324,7 @@ class ActionSubmitApplication(Action):
             # refuse the key with another body, so say so without sending.
             logger.warning("actions.submit.conflict", extra={"source": "outbox"})
             dispatcher.utter_message(response="utter_submission_conflict")
-            return []
+            return [SlotSet(ID_NUMBER_SLOT, None)]
         except (OSError, SQLAlchemyError) as exc:
             # Not on disk, so not sent either: the slots keep everything and
             # 确认提交 tries again with the same key.
@@ -332,16 +338,38 @@ class ActionSubmitApplication(Action):
         return await reply_delivery(dispatcher, services, entry, delivery)
 
 
+async def stored_run(tracker: Tracker) -> OutboxEntry | None:
+    """This run's outbox row, when the 身份证号 has already been dropped."""
+    instance_id = tracker.get_slot(INSTANCE_SLOT)
+    if not instance_id or tracker.get_slot(ID_NUMBER_SLOT):
+        return None
+    key = idempotency_key(tracker.sender_id, instance_id)
+    try:
+        return await asyncio.to_thread(get_services().outbox.get, key)
+    except KeyError:
+        return None
+    except (OSError, SQLAlchemyError) as exc:
+        logger.error(
+            "actions.submit.outbox_unreadable", extra={"exc_type": type(exc).__name__}
+        )
+        return None
+
+
 async def reply_delivery(
     dispatcher: CollectingDispatcher,
     services: Services,
     entry: OutboxEntry,
     delivery: Delivery,
 ) -> list[EventType]:
-    """Tell the citizen the number, that it is queued, or that it was refused."""
+    """Tell the citizen the number, that it is queued, or that it was refused.
+
+    The 身份证号 slot is emptied in every case: the outbox row now holds the
+    application, so the tracker store need not keep the number (issue #8).
+    """
+    forget = SlotSet(ID_NUMBER_SLOT, None)
     if delivery.status == PENDING:
         dispatcher.utter_message(response="utter_submission_queued")
-        return [SlotSet(CONFIRM_SLOT, True)]
+        return [SlotSet(CONFIRM_SLOT, True), forget]
     await asyncio.to_thread(services.outbox.mark_told, entry.idempotency_key)
     if delivery.status != DELIVERED:
         response = (
@@ -350,7 +378,7 @@ async def reply_delivery(
             else "utter_submission_rejected"
         )
         dispatcher.utter_message(response=response)
-        return []
+        return [forget]
     dispatcher.utter_message(
         response="utter_application_submitted",
         application_no=delivery.application_no,
@@ -359,4 +387,5 @@ async def reply_delivery(
     return [
         SlotSet(APPLICATION_NO_SLOT, delivery.application_no),
         SlotSet(CONFIRM_SLOT, True),
+        forget,
     ]

@@ -5,14 +5,64 @@ Callers log an event name and put fields in ``extra``::
     logger.info("kb.search.done", extra={"hits": 3, "top_score": 0.82})
 
 Field values pass through :func:`bot.privacy.redact`, so a slip that logs a
-phone number or 身份证号 still writes it masked.
+phone number or 身份证号 still writes it masked. Rasa, rasa-sdk and Sanic log
+through handlers we do not own (coloredlogs on the root logger), so every
+record this process creates is masked when it is made (:func:`mask_records`):
+Rasa's structured debug events lose the values that carry message text or
+slot values, and its older debug lines lose their tail.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import traceback
+from collections.abc import Callable
 
-from bot.privacy import redact
+from bot.privacy import redact, redact_value
+
+WITHHELD = "[已隐去]"
+# The structlog keys under which Rasa 3.6 logs message text, slot values,
+# entities or whole events (rasa/utils/log_utils.py lists them for the
+# anonymizer it leaves to a paid plugin).
+RASA_MESSAGE_KEYS = frozenset(
+    {
+        "text",
+        "response_text",
+        "user_text",
+        "slot_values",
+        "parse_data_text",
+        "parse_data_entities",
+        "prediction_events",
+        "tracker_latest_message",
+        "prefilled_slots",
+        "message",
+        "response",
+        "slot_candidates",
+        "rasa_event",
+        "rasa_events",
+        "tracker_states",
+        "current_states",
+        "old_states",
+        "states",
+        "successes",
+        "current_entity",
+        "next_entity",
+        "entity",
+        "token_text",
+        "user_message",
+        "json_message",
+    }
+)
+# Older f-string debug lines (Rasa 3.6, rasa-sdk 3.6) that end in slot
+# values, events or a response body: everything after the marker goes.
+WITHHELD_AFTER = (
+    "Validating extracted slots:",
+    "Contents of ignored event:",
+    "Received NLG response:",
+    "these events:",
+    "Received user message",
+)
 
 # Attributes every LogRecord has; anything else came from ``extra``.
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -52,8 +102,87 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+def mask_message(message: str) -> str:
+    """A log message with personal data and conversation content masked."""
+    structured = _mask_structured(message)
+    if structured is not None:
+        return structured
+    for marker in WITHHELD_AFTER:
+        at = message.find(marker)
+        if at >= 0:
+            message = f"{message[: at + len(marker)]} {WITHHELD}"
+            break
+    return redact(message)
+
+
+def _mask_structured(message: str) -> str | None:
+    """Rasa's structlog JSON line with the content-bearing values withheld."""
+    if not message.startswith("{"):
+        return None
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "event" not in data:
+        return None
+    masked = {
+        key: WITHHELD if key in RASA_MESSAGE_KEYS else redact_value(value)
+        for key, value in data.items()
+    }
+    return json.dumps(masked, ensure_ascii=False)
+
+
+_previous_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def mask_records() -> None:
+    """Mask every LogRecord this process creates, whoever handles it.
+
+    Installed once per process (a log record factory, chained to the one
+    before); a record's extra fields are set after it is made and are masked
+    by :class:`KeyValueFormatter`.
+    """
+    global _previous_factory
+    if _previous_factory is not None:
+        return
+    previous = logging.getLogRecordFactory()
+    _previous_factory = previous
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _mask_record(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+def _mask_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        return  # a malformed call: logging reports it when it formats
+    record.msg, record.args = mask_message(message), ()
+    if record.exc_info and record.exc_info[1] is not None:
+        # Handlers reuse exc_text instead of formatting the traceback again.
+        record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
+
+
+class MaskRecords(logging.Filter):
+    """For logging.yml: installs :func:`mask_records` when the file is applied,
+    and masks records created before that."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        mask_records()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        _mask_record(record)
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send this process's log records to stderr as key=value lines."""
+    mask_records()
     handler = logging.StreamHandler()
     handler.setFormatter(KeyValueFormatter())
     root = logging.getLogger()

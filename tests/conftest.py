@@ -10,6 +10,9 @@ from bot.settings import PROJECT_ROOT
 
 SHARED = PROJECT_ROOT.parent / "shared"
 
+# Scans the logs the run wrote for personal data at the end (issue #8).
+pytest_plugins = ["tests.privacy_scan"]
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

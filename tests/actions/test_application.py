@@ -204,7 +204,7 @@ async def test_backend_down_queues_the_application_on_disk(dispatcher, backend, 
     events = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
 
     assert responses(dispatcher) == ["utter_submission_queued"]
-    assert slot_events(events) == {"confirm_submission": True}
+    assert slot_events(events) == {"confirm_submission": True, "id_number": None}
     entry = outbox.get(idempotency_key("citizen-1", "run-1"))
     assert (entry.status, entry.attempts, entry.last_error) == (
         "pending",
@@ -238,7 +238,7 @@ async def test_changed_answers_under_a_confirmed_run_are_a_conflict(
     events = await ActionSubmitApplication().run(dispatcher, changed, {})
 
     assert responses(dispatcher)[-1] == "utter_submission_conflict"
-    assert events == []
+    assert slot_events(events) == {"id_number": None}
     assert len(backend.submissions) == 1
 
 
@@ -379,3 +379,40 @@ async def test_after_an_unclear_route_the_explanation_is_not_repeated(dispatcher
     await ActionAskRouteChoice().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_ask_route_choice_again"]
     assert len(dispatcher.messages[0]["buttons"]) == 2
+
+
+async def test_the_id_number_is_dropped_once_the_outbox_holds_the_application(
+    dispatcher, backend
+):
+    events = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+
+    assert slot_events(events)["id_number"] is None
+
+
+async def test_confirming_again_without_the_id_number_replays_the_stored_run(
+    dispatcher, backend
+):
+    first = await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+    number = slot_events(first)["application_no"]
+
+    again = submit_tracker(id_number=None, application_no=number)
+    events = await ActionSubmitApplication().run(dispatcher, again, {})
+
+    assert dispatcher.messages[-1]["response"] == "utter_application_submitted"
+    assert dispatcher.messages[-1]["application_no"] == number
+    assert slot_events(events)["application_no"] == number
+    assert len(backend.submissions) == 1
+
+
+async def test_a_queued_run_is_sent_from_the_outbox_after_the_id_number_is_gone(
+    dispatcher, backend
+):
+    backend.error = BackendUnavailable("backend_timeout")
+    await ActionSubmitApplication().run(dispatcher, submit_tracker(), {})
+
+    backend.error = None
+    retry = submit_tracker(id_number=None, intent="submit_application")
+    events = await ActionSubmitApplication().run(dispatcher, retry, {})
+
+    assert slot_events(events)["application_no"].startswith("ZW")
+    assert backend.submissions[0][0].applicant_id_number == FICTIONAL_ID

@@ -53,10 +53,15 @@ class KnowledgeBaseClient:
     """``POST /search`` and ``GET /docs/{id}`` against one service URL."""
 
     def __init__(
-        self, base_url: str, timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT
+        self,
+        base_url: str,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        token: str = "",
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
+        # The service's bearer token (ZW_KB_TOKEN); never logged.
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._session: aiohttp.ClientSession | None = None
 
     async def search(self, query: str, top_k: int = 3) -> KbSearchResult:
@@ -110,7 +115,9 @@ class KnowledgeBaseClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers=self._headers
+            )
         return self._session
 
 

@@ -112,7 +112,7 @@ def _build() -> Services:
         extra={"scenarios": len(scenarios), "kb_url": settings.kb_url},
     )
     return Services(
-        kb=KnowledgeBaseClient(settings.kb_url),
+        kb=KnowledgeBaseClient(settings.kb_url, token=settings.kb_token),
         backend=BackendClient(settings.backend_url, settings.backend_token),
         scenarios=scenarios,
         outbox=Outbox(settings.var_dir / OUTBOX_FILE),

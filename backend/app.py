@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend import consents, lifecycle, repository
-from backend.auth import TokenTable
+from backend.auth import TokenTable, check_route
 from backend.errors import DatabaseUnavailableError
 from backend.middleware import (
     CALLER,
@@ -30,6 +31,7 @@ from backend.middleware import (
     json_response,
     request_context,
     require_token,
+    route_template,
 )
 from backend.validation import (
     parse_application_no,
@@ -197,16 +199,26 @@ async def set_item_status(request: web.Request) -> web.Response:
     return json_response(application.to_json())
 
 
+@web.middleware
+async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a known token on a route it does not open (after require_token)."""
+    if CALLER in request:
+        check_route(request[CALLER], route_template(request))
+    return await handler(request)
+
+
 def create_app(settings: Settings, engine: Engine) -> web.Application:
     """The backend application over an engine whose schema is up to date.
 
     The caller owns ``engine`` and disposes of it after the app stops.
 
     Raises:
-        ValueError: the settings carry no backend token.
+        ValueError: the settings carry no backend or operator token, or the
+            same one twice.
     """
     app = web.Application(
-        client_max_size=MAX_BODY_BYTES, middlewares=[request_context, require_token]
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[request_context, require_token, require_role],
     )
     app[ENGINE] = engine
     app[TOKENS] = TokenTable.from_settings(settings)
@@ -218,8 +230,7 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app.router.add_post("/v1/applications", create_application)
     app.router.add_get("/v1/applications/{application_no}", get_application)
     app.router.add_post("/v1/applications/{application_no}/cancel", cancel_application)
-    # SECURITY: an operator's (or a test's) call, under the one bearer token
-    # the action server also holds; a separate operator token is TODO(#8).
+    # An operator's call, under ZW_OPERATOR_TOKEN only (backend.auth).
     app.router.add_post(
         "/v1/applications/{application_no}/items/{item_id}/status", set_item_status
     )

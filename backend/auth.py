@@ -1,7 +1,9 @@
-"""Bearer-token authentication of the callers of ``/v1/*``.
+"""Bearer-token authentication of the callers of ``/v1/*``, and what each may call.
 
 Each token has a caller name, which the audit log records instead of the
-token. Tokens are compared in constant time.
+token. Tokens are compared in constant time. The action server's token opens
+the citizen-facing routes; the operator's token opens only the item-status
+route, and the action server's does not.
 """
 
 from __future__ import annotations
@@ -9,10 +11,18 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 
-from backend.errors import UnauthorizedError
+from backend.errors import ForbiddenError, UnauthorizedError
 from bot.settings import Settings
 
 ACTION_SERVER = "action_server"
+# One shared operator token: the audit log says "operator", not who.
+# TODO(#8): a token (or login) per operator, and rotation without a restart.
+OPERATOR = "operator"
+# Route templates only an operator may call; every other /v1 route is the
+# action server's alone.
+OPERATOR_ROUTES = frozenset(
+    {"/v1/applications/{application_no}/items/{item_id}/status"}
+)
 _SCHEME = "bearer"
 
 
@@ -24,16 +34,29 @@ class TokenTable:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenTable:
-        """One caller, the action server, with ``ZW_BACKEND_TOKEN``.
+        """The action server's ``ZW_BACKEND_TOKEN`` and the ``ZW_OPERATOR_TOKEN``.
+
+        Development defaults are refused in production mode by the start-up
+        check (``bot.settings.check_secrets``), not here.
 
         Raises:
-            ValueError: the token is empty.
+            ValueError: a token is empty, or both are the same.
         """
-        # SECURITY: the embedded development token is still accepted here;
-        # refusing it in production mode is TODO(#8).
-        if not settings.backend_token:
-            raise ValueError("ZW_BACKEND_TOKEN must not be empty")
-        return cls(callers={settings.backend_token: ACTION_SERVER})
+        tokens = {
+            "ZW_BACKEND_TOKEN": settings.backend_token,
+            "ZW_OPERATOR_TOKEN": settings.operator_token,
+        }
+        for name, token in tokens.items():
+            if not token:
+                raise ValueError(f"{name} must not be empty")
+        if settings.backend_token == settings.operator_token:
+            raise ValueError("ZW_OPERATOR_TOKEN must differ from ZW_BACKEND_TOKEN")
+        return cls(
+            callers={
+                settings.backend_token: ACTION_SERVER,
+                settings.operator_token: OPERATOR,
+            }
+        )
 
     def caller_for(self, authorization: str | None) -> str:
         """The caller name for an ``Authorization`` header value.
@@ -53,3 +76,14 @@ class TokenTable:
         if found is None:
             raise UnauthorizedError()
         return found
+
+
+def check_route(caller: str, route: str) -> None:
+    """Let ``caller`` through to ``route`` (a route template) or refuse it.
+
+    Raises:
+        ForbiddenError: an operator outside :data:`OPERATOR_ROUTES`, or any
+            other caller on one of them.
+    """
+    if (caller == OPERATOR) != (route in OPERATOR_ROUTES):
+        raise ForbiddenError()

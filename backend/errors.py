@@ -98,6 +98,14 @@ class UnauthorizedError(BackendError):
     default_message = "a valid bearer token is required"
 
 
+class ForbiddenError(BackendError):
+    """A known caller on a route its token does not open (backend.auth)."""
+
+    code = "forbidden"
+    status = 403
+    default_message = "this token may not call this route"
+
+
 class ConsentRequiredError(BackendError):
     """A profile read that names no consent: profiles are released only with one."""
 

@@ -1,7 +1,8 @@
-"""`python -m benchmarks [--only retrieval|quality|turns|kb]` prints Markdown tables.
+"""`python -m benchmarks [--only SECTION]`: Markdown tables of the named sections.
 
-Without ``--only`` it runs the default sections; ``kb`` (several minutes,
-`make bench-kb`) runs only when asked for.
+Sections: retrieval, quality, turns, kb, flood. Without ``--only`` it runs the
+default ones; ``kb`` (several minutes, `make bench-kb`) and ``flood`` (about a
+minute, `make bench-flood`) run only when asked for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from bot.logs import configure_logging
 
 SECTIONS = ("retrieval", "quality", "turns")
-ON_REQUEST = ("kb",)
+ON_REQUEST = ("kb", "flood")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for table in kb_tables():
             print(table, flush=True)
+    if "flood" in chosen:
+        from benchmarks.flood import flood_table
+
+        print(flood_table(), flush=True)
     return 0
 
 

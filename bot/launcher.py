@@ -17,7 +17,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import (
+    ALL_SECRETS,
+    PROJECT_ROOT,
+    InsecureSettingsError,
+    Settings,
+    check_secrets,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +77,11 @@ def process_env(settings: Settings) -> dict[str, str]:
         "ZW_HOST": settings.host,
         "ZW_KB_URL": settings.kb_url,
         "ZW_BACKEND_URL": settings.backend_url,
+        "ZW_MODE": settings.mode,
         "ZW_BACKEND_TOKEN": settings.backend_token,
+        "ZW_KB_TOKEN": settings.kb_token,
+        "ZW_ACTION_TOKEN": settings.action_token,
+        "ZW_USER_HASH_KEY": settings.user_hash_key,
         "ZW_BUILD_DIR": str(settings.build_dir),
         "ZW_VAR_DIR": str(settings.var_dir),
         "ZW_MODELS_DIR": str(settings.models_dir),
@@ -93,7 +103,19 @@ def process_env(settings: Settings) -> dict[str, str]:
 
 
 def process_specs(settings: Settings) -> list[ProcessSpec]:
-    """The four processes, in the order they should start."""
+    """The four processes, in the order they should start.
+
+    Raises:
+        UnsafeCommand: the Rasa command line would expose its API openly.
+    """
+    specs = _specs(settings)
+    for spec in specs:
+        if spec.name == "rasa":
+            check_rasa_argv(spec.argv)
+    return specs
+
+
+def _specs(settings: Settings) -> list[ProcessSpec]:
     python = sys.executable
     host = settings.host
     bindir = Path(python).parent
@@ -125,6 +147,9 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
                 str(settings.backend_port),
             ),
             health_url=f"{settings.backend_url}/health",
+            # Only the backend checks the operator token; no other process
+            # needs it (an operator presents it).
+            env={"ZW_OPERATOR_TOKEN": settings.operator_token},
         ),
         ProcessSpec(
             name="actions",
@@ -165,6 +190,24 @@ def process_specs(settings: Settings) -> list[ProcessSpec]:
             health_url=f"http://{host}:{settings.rasa_port}/webhooks/web/health",
         ),
     ]
+
+
+class UnsafeCommand(RuntimeError):
+    """A process would be started with an open door (see :func:`check_rasa_argv`)."""
+
+
+def check_rasa_argv(argv: tuple[str, ...]) -> None:
+    """Refuse a Rasa command line that opens its HTTP API without a token.
+
+    ``rasa run --enable-api`` serves the trackers (every conversation), model
+    replacement and message injection; without ``--auth-token`` (or JWT)
+    anyone who reaches the port has them. We never pass ``--enable-api``.
+
+    Raises:
+        UnsafeCommand: ``--enable-api`` without ``--auth-token``/``--jwt-secret``.
+    """
+    if "--enable-api" in argv and not {"--auth-token", "--jwt-secret"} & set(argv):
+        raise UnsafeCommand("rasa run --enable-api needs --auth-token")
 
 
 def chat_page_url(settings: Settings) -> str:
@@ -210,9 +253,18 @@ def _announce_when_ready(settings: Settings, specs: list[ProcessSpec]) -> None:
 
 
 def run_foreground(settings: Settings) -> int:
-    """Start every process under honcho and block until Ctrl-C or a crash."""
+    """Start every process under honcho and block until Ctrl-C or a crash.
+
+    Returns 2 without starting anything when production mode finds an
+    empty or development secret (the message names the variable).
+    """
     from honcho.manager import Manager
 
+    try:
+        check_secrets(settings, ALL_SECRETS)
+    except InsecureSettingsError as exc:
+        print(f"launcher: cannot start: {exc}", file=sys.stderr, flush=True)
+        return 2
     check_artifacts(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **process_env(settings)}

@@ -12,11 +12,16 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# SECURITY: a development default, refused in production mode (TODO(#8)).
+# SECURITY: development defaults, refused in production mode
+# (ZW_MODE=production, see check_secrets).
 DEV_BACKEND_TOKEN = "dev-backend-token"
+DEV_OPERATOR_TOKEN = "dev-operator-token"
+DEV_KB_TOKEN = "dev-kb-token"
+DEV_ACTION_TOKEN = "dev-action-token"
+DEV_USER_HASH_KEY = "dev-user-hash-key"
 # SECURITY: dev-only WeChat account settings for `make run` and the tests
 # (channels/wechat_sim.py signs with them); a real account sets every
-# ZW_WECHAT_* variable (docs/channels.md). TODO(#8): refuse them in production.
+# ZW_WECHAT_* variable (docs/channels.md). Refused in production mode.
 DEV_WECHAT = {
     "ZW_WECHAT_TOKEN": "devwechattoken",
     "ZW_WECHAT_APP_ID": "wxdev000000000000",
@@ -26,6 +31,9 @@ DEV_WECHAT = {
     "ZW_WECHAT_CUSTOMER_SERVICE": "false",
     "ZW_WECHAT_API_BASE": "https://api.weixin.qq.com",
 }
+
+
+DEVELOPMENT, PRODUCTION = "development", "production"
 
 
 @dataclass(frozen=True)
@@ -39,14 +47,20 @@ class Settings:
     backend_port: int = 5070
     kb_url: str = "http://127.0.0.1:5060"
     backend_url: str = "http://127.0.0.1:5070"
-    backend_token: str = DEV_BACKEND_TOKEN
+    backend_token: str = field(default=DEV_BACKEND_TOKEN, repr=False)
     backend_db_url: str = ""
     build_dir: Path = PROJECT_ROOT / "build"
     var_dir: Path = PROJECT_ROOT / "var"
     models_dir: Path = PROJECT_ROOT / "models"
     kb_data_dir: Path = PROJECT_ROOT / "knowledge_base" / "data"
     log_level: str = "INFO"
-    user_hash_key: str = field(default="dev-user-hash-key", repr=False)
+    user_hash_key: str = field(default=DEV_USER_HASH_KEY, repr=False)
+    # "development" (the embedded defaults work) or "production" (they are
+    # refused at start-up: check_secrets).
+    mode: str = "development"
+    operator_token: str = field(default=DEV_OPERATOR_TOKEN, repr=False)
+    kb_token: str = field(default=DEV_KB_TOKEN, repr=False)
+    action_token: str = field(default=DEV_ACTION_TOKEN, repr=False)
     # The ZW_WECHAT_* values credentials.yml expands (channels.wechat).
     wechat: dict[str, str] = field(default_factory=lambda: dict(DEV_WECHAT), repr=False)
 
@@ -72,6 +86,13 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_mode(env: dict[str, str]) -> str:
+    mode = env.get("ZW_MODE", DEVELOPMENT).strip().lower() or DEVELOPMENT
+    if mode not in (DEVELOPMENT, PRODUCTION):
+        raise ValueError(f"ZW_MODE must be {DEVELOPMENT} or {PRODUCTION}, got {mode!r}")
+    return mode
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -102,6 +123,90 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             env.get("ZW_KB_DATA_DIR", PROJECT_ROOT / "knowledge_base" / "data")
         ),
         log_level=env.get("ZW_LOG_LEVEL", "INFO").upper(),
-        user_hash_key=env.get("ZW_USER_HASH_KEY", "dev-user-hash-key"),
+        user_hash_key=env.get("ZW_USER_HASH_KEY", DEV_USER_HASH_KEY),
+        mode=_env_mode(env),
+        operator_token=env.get("ZW_OPERATOR_TOKEN", DEV_OPERATOR_TOKEN),
+        kb_token=env.get("ZW_KB_TOKEN", DEV_KB_TOKEN),
+        action_token=env.get("ZW_ACTION_TOKEN", DEV_ACTION_TOKEN),
         wechat={name: env.get(name, value) for name, value in DEV_WECHAT.items()},
     )
+
+
+# Secrets each process holds; its start-up checks them (check_secrets).
+WECHAT_SECRETS = (
+    "ZW_WECHAT_TOKEN",
+    "ZW_WECHAT_APP_ID",
+    "ZW_WECHAT_APP_SECRET",
+    "ZW_WECHAT_AES_KEY",
+)
+BACKEND_SECRETS = ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN")
+KB_SECRETS = ("ZW_KB_TOKEN",)
+ACTION_SECRETS = ("ZW_BACKEND_TOKEN", "ZW_KB_TOKEN", "ZW_ACTION_TOKEN")
+CHANNEL_SECRETS = ("ZW_USER_HASH_KEY", "ZW_ACTION_TOKEN")
+ALL_SECRETS = (*BACKEND_SECRETS, *ACTION_SECRETS, *CHANNEL_SECRETS, *WECHAT_SECRETS)
+# Our own tokens and keys; WeChat's have the lengths WeChat sets.
+MIN_SECRET_CHARS = 16
+
+
+class InsecureSettingsError(ValueError):
+    """Production mode with an empty, short or development-default secret."""
+
+
+def _secrets(settings: Settings) -> dict[str, tuple[str, str]]:
+    values = {
+        "ZW_BACKEND_TOKEN": (settings.backend_token, DEV_BACKEND_TOKEN),
+        "ZW_OPERATOR_TOKEN": (settings.operator_token, DEV_OPERATOR_TOKEN),
+        "ZW_KB_TOKEN": (settings.kb_token, DEV_KB_TOKEN),
+        "ZW_ACTION_TOKEN": (settings.action_token, DEV_ACTION_TOKEN),
+        "ZW_USER_HASH_KEY": (settings.user_hash_key, DEV_USER_HASH_KEY),
+    }
+    for name in WECHAT_SECRETS:
+        values[name] = (settings.wechat.get(name, ""), DEV_WECHAT[name])
+    return values
+
+
+def secret_problems(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    """What is wrong with the named secrets for production, one line each.
+
+    The WeChat app secret only counts when the customer-service API is on.
+    """
+    values = _secrets(settings)
+    customer_service = settings.wechat.get("ZW_WECHAT_CUSTOMER_SERVICE", "")
+    problems = []
+    for name in dict.fromkeys(names):
+        value, default = values[name]
+        if name == "ZW_WECHAT_APP_SECRET" and customer_service.lower() != "true":
+            continue
+        if not value.strip():
+            problems.append(f"{name} is empty")
+        elif value == default:
+            problems.append(f"{name} is the development default")
+        elif name not in WECHAT_SECRETS and len(value) < MIN_SECRET_CHARS:
+            problems.append(f"{name} is shorter than {MIN_SECRET_CHARS} characters")
+    if set(BACKEND_SECRETS) <= set(names) and (
+        settings.backend_token == settings.operator_token
+    ):
+        problems.append("ZW_OPERATOR_TOKEN must differ from ZW_BACKEND_TOKEN")
+    return problems
+
+
+def check_secrets(settings: Settings, names: tuple[str, ...]) -> Settings:
+    """Return ``settings``, or refuse them in production mode.
+
+    Every process calls this at start-up with the secrets it holds, so a
+    process started alone refuses too. Development mode accepts anything.
+
+    Raises:
+        InsecureSettingsError: ``ZW_MODE=production`` and a named secret is
+            empty, the development default or too short; the message names
+            every such variable.
+    """
+    if settings.mode != PRODUCTION:
+        return settings
+    problems = secret_problems(settings, names)
+    if problems:
+        raise InsecureSettingsError(
+            "production mode (ZW_MODE=production) refuses to start: "
+            + "; ".join(problems)
+        )
+    return settings

@@ -6,6 +6,8 @@ other client may branch on them, so never rename one.
 
 from __future__ import annotations
 
+import math
+
 # Stable error codes of the web channel.
 INVALID_JSON = "invalid_json"
 INVALID_BODY = "invalid_body"
@@ -18,6 +20,10 @@ MESSAGE_TOO_LONG = "message_too_long"
 INVALID_SENDER = "invalid_sender"
 NOT_FOUND = "not_found"
 PROCESSING_FAILED = "processing_failed"
+# Abuse limits (channels.limits): the same codes on every channel's logs.
+RATE_LIMITED = "rate_limited"
+CHANNEL_BUSY = "channel_busy"
+DAILY_LIMIT_REACHED = "daily_limit_reached"
 
 
 class ChannelError(Exception):
@@ -50,6 +56,20 @@ class ProcessingError(ChannelError):
 
     def __init__(self) -> None:
         super().__init__(PROCESSING_FAILED, "服务暂时不可用，请稍后再试。")
+
+
+class LimitExceededError(ChannelError):
+    """A message refused by an abuse limit before Rasa sees it (HTTP 429).
+
+    ``message`` is the domain.yml response for the limit; ``retry_after`` is
+    in whole seconds, at least 1.
+    """
+
+    status = 429
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(code, message)
+        self.retry_after = max(1, math.ceil(retry_after))
 
 
 class AssetMissingError(RuntimeError):

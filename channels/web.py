@@ -11,7 +11,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.privacy import hash_user
-from bot.settings import load_settings
-from channels import errors, web_protocol
-from channels.errors import ChannelError, InvalidRequestError, ProcessingError
+from bot.settings import CHANNEL_SECRETS, PROJECT_ROOT, check_secrets, load_settings
+from channels import errors, limits, web_protocol
+from channels.errors import (
+    ChannelError,
+    InvalidRequestError,
+    LimitExceededError,
+    ProcessingError,
+)
 from channels.web_assets import PAGE_NAME, STATIC_DIR, Asset, load_assets
 
 logger = logging.getLogger(__name__)
@@ -45,11 +50,14 @@ class WebChatInput(RestInput):
 
         Raises:
             ValueError: the section holds an invalid option.
+            InsecureSettingsError: production mode with a development secret.
         """
         options = web_protocol.parse_options(credentials)
+        settings = check_secrets(load_settings(), CHANNEL_SECRETS)
         return cls(
-            user_hash_key=load_settings().user_hash_key,
+            user_hash_key=settings.user_hash_key,
             max_message_chars=options.max_message_chars,
+            limiter=limits.Limiter(options.limits),
         )
 
     def __init__(
@@ -57,10 +65,14 @@ class WebChatInput(RestInput):
         user_hash_key: str,
         max_message_chars: int = web_protocol.MAX_MESSAGE_CHARS,
         static_dir: Path = STATIC_DIR,
+        limiter: limits.Limiter | None = None,
+        limit_texts: Mapping[str, str] | None = None,
     ) -> None:
         self.user_hash_key = user_hash_key
         self.max_message_chars = max_message_chars
         self.static_dir = static_dir
+        self.limiter = limiter or limits.Limiter(limits.LimitOptions())
+        self.limit_texts = limit_texts or limits.load_texts(PROJECT_ROOT / "domain.yml")
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The page, its files, a health check and the webhook.
@@ -94,8 +106,6 @@ class WebChatInput(RestInput):
                 return _json({"status": "loading"}, status=503)
             return _json({"status": "ok"})
 
-        # SECURITY: no rate limit per sender or per client address yet; put
-        # the server behind a proxy that limits it. TODO(#8)
         @web.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             return await self.handle_turn(request, on_new_message)
@@ -119,6 +129,10 @@ class WebChatInput(RestInput):
             return _json_error(exc, request_id)
 
         user = hash_user(inbound.sender_id, self.user_hash_key)
+        refusal = self._refusal(request, user, request_id)
+        if refusal is not None:
+            return _json_error(refusal, request_id)
+
         started = time.perf_counter()
         collector = CollectingOutputChannel()
         message = UserMessage(
@@ -160,6 +174,34 @@ class WebChatInput(RestInput):
         )
         return _json([reply.to_dict() for reply in replies], request_id=request_id)
 
+    def _refusal(
+        self, request: Request, user: str, request_id: str
+    ) -> LimitExceededError | None:
+        """The error to answer with when a limit refuses the message, else None."""
+        # Behind a proxy, Sanic's remote_addr is the client only when the
+        # proxy is configured (SANIC_PROXIES_COUNT or SANIC_REAL_IP_HEADER);
+        # else every citizen shares the proxy's address (docs/channels.md).
+        address = request.remote_addr or request.ip
+        decision = self.limiter.check(user, "addr:" + address if address else None)
+        if decision.allowed:
+            return None
+
+        code = limits.ERROR_CODES[decision.reason]
+        # One warning per flood, the rest of it at debug, so that a flood
+        # cannot flood the logs as well.
+        logger.log(
+            logging.DEBUG if decision.repeated else logging.WARNING,
+            "channels.web.message.limited",
+            extra={
+                "code": code,
+                "limit": decision.reason,
+                "user": user,
+                "request_id": request_id,
+            },
+        )
+        text = self.limit_texts[decision.reason]
+        return LimitExceededError(code, text, decision.retry_after)
+
 
 def _send_asset(request: Request, asset: Asset) -> HTTPResponse:
     if request.headers.get("if-none-match") == asset.etag:
@@ -183,4 +225,7 @@ def _json(payload: Any, status: int = 200, request_id: str = "") -> HTTPResponse
 
 def _json_error(error: ChannelError, request_id: str) -> HTTPResponse:
     body = web_protocol.error_body(error, request_id)
-    return _json(body, status=error.status, request_id=request_id)
+    reply = _json(body, status=error.status, request_id=request_id)
+    if isinstance(error, LimitExceededError):
+        reply.headers["Retry-After"] = str(error.retry_after)
+    return reply

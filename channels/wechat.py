@@ -11,7 +11,7 @@ import inspect
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from rasa.core.channels.channel import (
@@ -24,7 +24,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.privacy import hash_user
-from bot.settings import load_settings
+from bot.settings import (
+    CHANNEL_SECRETS,
+    PROJECT_ROOT,
+    WECHAT_SECRETS,
+    check_secrets,
+    load_settings,
+)
+from channels import errors, limits
 from channels import wechat_protocol as protocol
 from channels.wechat_api import WeChatApiClient
 from channels.wechat_delivery import DeliveryDesk, Timing
@@ -33,6 +40,10 @@ from channels.wechat_protocol import ShapedReply, WeChatOptions, WeChatProtocolE
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+# WeChat lets a text message run to a few thousand characters; a question
+# needs far fewer, and every character costs NLU and search time.
+MAX_MESSAGE_CHARS = 1000
 
 
 class WeChatInput(InputChannel):
@@ -48,10 +59,21 @@ class WeChatInput(InputChannel):
 
         Raises:
             ValueError: an option is missing or malformed (named in the message).
+            InsecureSettingsError: production mode with a development secret
+                (the dev-only account included).
         """
+        credentials = credentials or {}
+        settings = check_secrets(load_settings(), (*CHANNEL_SECRETS, *WECHAT_SECRETS))
+        max_chars = credentials.get("max_message_chars")
         return cls(
             options=protocol.parse_options(credentials),
-            user_hash_key=load_settings().user_hash_key,
+            user_hash_key=settings.user_hash_key,
+            limiter=limits.Limiter(
+                limits.parse_limits(credentials.get("limits"), "wechat")
+            ),
+            max_message_chars=limits.parse_max_chars(
+                max_chars, "wechat", MAX_MESSAGE_CHARS
+            ),
         )
 
     def __init__(
@@ -60,11 +82,17 @@ class WeChatInput(InputChannel):
         user_hash_key: str,
         timing: Timing | None = None,
         clock: Callable[[], float] = time.time,
+        limiter: limits.Limiter | None = None,
+        limit_texts: Mapping[str, str] | None = None,
+        max_message_chars: int = MAX_MESSAGE_CHARS,
     ) -> None:
         self.options = options
         self.user_hash_key = user_hash_key
         self.timing = timing or Timing()
         self.clock = clock
+        self.limiter = limiter or limits.Limiter(limits.LimitOptions())
+        self.limit_texts = limit_texts or limits.load_texts(PROJECT_ROOT / "domain.yml")
+        self.max_message_chars = max_message_chars
         self.desk: DeliveryDesk | None = None
         self.api: WeChatApiClient | None = None
 
@@ -122,7 +150,9 @@ class WeChatInput(InputChannel):
             return _rejected(exc, "message")
 
         assert self.desk is not None
-        text = await self.desk.deliver(message, arrived)
+        text = self._refusal(message)
+        if text is None:
+            text = await self.desk.deliver(message, arrived)
         logger.info(
             "channels.wechat.delivery.answered",
             extra={
@@ -139,6 +169,41 @@ class WeChatInput(InputChannel):
             nonce = secrets.token_hex(8)
             reply = protocol.encrypt_reply(crypto, reply, nonce, str(int(self.clock())))
         return response.text(reply, content_type="application/xml; charset=utf-8")
+
+    def _refusal(self, message: protocol.InboundMessage) -> str | None:
+        """The passive reply when a limit keeps the message from Rasa, else None.
+
+        Only a new message that would run a turn is counted: WeChat's
+        re-deliveries of one message, and events that run none, pass free.
+        """
+        assert self.desk is not None
+        text = protocol.user_text(message)
+        if text is None or message.dedup_key in self.desk.turns:
+            return None
+
+        user = hash_user(message.user, self.user_hash_key)
+        if len(text) > self.max_message_chars:
+            logger.info(
+                "channels.wechat.message.limited",
+                extra={"code": errors.MESSAGE_TOO_LONG, "user": user},
+            )
+            reply = self.limit_texts["message_too_long"]
+            return reply.replace("{max_chars}", str(self.max_message_chars))
+
+        decision = self.limiter.check(user)
+        if decision.allowed:
+            return None
+        # One warning per flood, the rest at debug (as in channels.web).
+        logger.log(
+            logging.DEBUG if decision.repeated else logging.WARNING,
+            "channels.wechat.message.limited",
+            extra={
+                "code": limits.ERROR_CODES[decision.reason],
+                "limit": decision.reason,
+                "user": user,
+            },
+        )
+        return self.limit_texts[decision.reason]
 
     async def _run_turn(
         self, on_new_message: OnNewMessage, user: str, text: str

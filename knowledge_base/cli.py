@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.logs import configure_logging
-from bot.settings import load_settings
+from bot.settings import (
+    KB_SECRETS,
+    InsecureSettingsError,
+    check_secrets,
+    load_settings,
+)
 from knowledge_base import lifecycle, pipeline
 from knowledge_base.calibration import (
     choose_thresholds,
@@ -192,11 +197,16 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from knowledge_base.service import serve
 
-    settings = load_settings()
+    try:
+        settings = check_secrets(load_settings(), KB_SECRETS)
+    except InsecureSettingsError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     serve(
         pipeline.Layout.from_settings(settings),
         host=args.host or settings.host,
         port=args.port or settings.kb_port,
+        token=settings.kb_token,
     )
     return 0
 

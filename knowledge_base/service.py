@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import json
 import logging
 import re
@@ -63,6 +64,10 @@ class SearcherHolder:
 
 
 SEARCHER = web.AppKey("searcher", SearcherHolder)
+TOKEN = web.AppKey("token", str)
+# Paths anyone may call (the launcher's health check); the rest need the
+# bearer token ZW_KB_TOKEN, which only the action server holds.
+PUBLIC_PATHS = frozenset({"/health"})
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -103,6 +108,29 @@ async def error_middleware(
         response = _error(500, "internal_error", "internal error", request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+@web.middleware
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a call outside :data:`PUBLIC_PATHS` without the bearer token."""
+    if request.path not in PUBLIC_PATHS and not _authorized(request):
+        response = _error(
+            401,
+            "unauthorized",
+            "a valid bearer token is required",
+            request["request_id"],
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return await handler(request)
+
+
+def _authorized(request: web.Request) -> bool:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    expected = request.app[TOKEN].encode("utf-8")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode("utf-8"), expected
+    )
 
 
 async def _read_json(request: web.Request) -> dict[str, Any]:
@@ -253,18 +281,28 @@ def create_app(
     searcher: Searcher,
     layout: Layout | None = None,
     reload_seconds: float = DEFAULT_RELOAD_SECONDS,
+    *,
+    token: str,
 ) -> web.Application:
     """The aiohttp application over a loaded searcher.
 
     With ``layout``, a new index written there is picked up without a
-    restart (checked every ``reload_seconds``).
+    restart (checked every ``reload_seconds``). Every path but ``/health``
+    needs ``Authorization: Bearer <token>``.
 
-    SECURITY: no authentication and no rate limit; it must stay on
-    127.0.0.1 or behind the action server's network (TODO(#8)).
+    SECURITY: no rate limit of its own: its one caller, the action server,
+    runs only turns the channels' limits let through. Plain HTTP: keep it on
+    127.0.0.1 or a private network (TLS between hosts is TODO(#10)).
+
+    Raises:
+        ValueError: ``token`` is empty.
     """
+    if not token:
+        raise ValueError("ZW_KB_TOKEN must not be empty")
     app = web.Application(
-        middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[error_middleware, require_token], client_max_size=MAX_BODY_BYTES
     )
+    app[TOKEN] = token
     app[SEARCHER] = SearcherHolder(searcher)
     if layout is not None:
         app.cleanup_ctx.append(_watch(layout, reload_seconds))
@@ -277,8 +315,10 @@ def create_app(
     return app
 
 
-def serve(layout: Layout, host: str, port: int) -> None:
+def serve(layout: Layout, host: str, port: int, token: str) -> None:
     """Load the model and index, then serve until interrupted.
+
+    ``token`` is the bearer token callers must present (``ZW_KB_TOKEN``).
 
     Raises:
         KnowledgeBaseError: the model, the index or the dictionary is
@@ -287,5 +327,9 @@ def serve(layout: Layout, host: str, port: int) -> None:
     searcher = open_searcher(layout)
     logger.info("kb.service.starting", extra={"host": host, "port": port})
     web.run_app(
-        create_app(searcher, layout), host=host, port=port, access_log=None, print=None
+        create_app(searcher, layout, token=token),
+        host=host,
+        port=port,
+        access_log=None,
+        print=None,
     )

@@ -143,3 +143,22 @@ def test_parse_treats_a_non_text_fact_as_absent():
     hit = {**HIT, "field": 3, "field_answer": ["x"]}
     (parsed,) = parse_search_result({"outcome": "answer", "hits": [hit]}).hits
     assert parsed.field is None and parsed.field_answer is None
+
+
+async def test_the_service_token_is_sent_as_a_bearer_header(aiohttp_server):
+    seen = []
+
+    async def search(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response({"outcome": "no_answer", "hits": []})
+
+    app = web.Application()
+    app.router.add_post("/search", search)
+    server = await aiohttp_server(app)
+    client = KnowledgeBaseClient(str(server.make_url("/")), token="kb-secret")
+    try:
+        await client.search("居住证")
+    finally:
+        await client.close()
+
+    assert seen == ["Bearer kb-secret"]

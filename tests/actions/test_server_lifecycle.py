@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,9 +16,13 @@ from bot.stack import start_stack
 class FakeApp:
     def __init__(self):
         self.listeners = []
+        self.middleware = []
 
     def register_listener(self, listener, event):
         self.listeners.append((event, listener))
+
+    def register_middleware(self, middleware, attach_to):
+        self.middleware.append((attach_to, middleware))
 
 
 class Closable:
@@ -50,6 +56,51 @@ def test_the_plugin_registers_start_and_stop_listeners():
         "after_server_start",
         "before_server_stop",
     ]
+    assert [kind for kind, _ in app.middleware] == ["request"]
+
+
+def _request(path, authorization=None):
+    headers = {"Authorization": authorization} if authorization else {}
+    return SimpleNamespace(path=path, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization", "allowed"),
+    [
+        ("/health", None, True),
+        ("/webhook", "Bearer action-secret", True),
+        ("/actions", "bearer action-secret", True),
+        ("/webhook", None, False),
+        ("/actions", None, False),
+        ("/webhook", "Bearer wrong", False),
+        ("/webhook", "Bearer action-secret2", False),
+        ("/webhook", "Basic action-secret", False),
+        ("/webhook", "Bearer 令牌", False),
+    ],
+)
+async def test_the_token_guard_opens_only_health_without_the_token(
+    path, authorization, allowed
+):
+    guard = rasa_sdk_plugins.token_guard("action-secret")
+
+    refusal = await guard(_request(path, authorization))
+
+    if allowed:
+        assert refusal is None
+    else:
+        assert refusal.status == 401
+        assert json.loads(refusal.body)["error"]["code"] == "unauthorized"
+
+
+def test_the_plugin_refuses_dev_secrets_in_production_mode(monkeypatch, capsys):
+    monkeypatch.setenv("ZW_MODE", "production")
+    monkeypatch.delenv("ZW_ACTION_TOKEN", raising=False)
+
+    with pytest.raises(SystemExit) as stopped:
+        rasa_sdk_plugins.ActionServerLifecycle().attach_sanic_app_extensions(FakeApp())
+
+    assert stopped.value.code == 2
+    assert "ZW_ACTION_TOKEN is the development default" in capsys.readouterr().err
 
 
 async def test_shutdown_stops_delivery_and_closes_both_clients(monkeypatch):

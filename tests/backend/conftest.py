@@ -25,6 +25,8 @@ from tests.backend.samples import consent_body
 
 TOKEN = "test-backend-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+OPERATOR_TOKEN = "test-operator-token"
+OPERATOR_AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 POSTGRES_USERS = ("postgres", "root")
 
 
@@ -99,7 +101,9 @@ def engine(request):
 
 @pytest.fixture
 def settings():
-    return replace(load_settings({}), backend_token=TOKEN)
+    return replace(
+        load_settings({}), backend_token=TOKEN, operator_token=OPERATOR_TOKEN
+    )
 
 
 @pytest.fixture

@@ -4,8 +4,14 @@ from dataclasses import replace
 
 import pytest
 
-from backend.auth import ACTION_SERVER, TokenTable
-from backend.errors import UnauthorizedError
+from backend.auth import (
+    ACTION_SERVER,
+    OPERATOR,
+    OPERATOR_ROUTES,
+    TokenTable,
+    check_route,
+)
+from backend.errors import ForbiddenError, UnauthorizedError
 from bot.settings import load_settings
 
 TABLE = TokenTable(callers={"token-one": "action_server", "token-two": "hotline"})
@@ -41,12 +47,48 @@ def test_a_non_ascii_token_is_unauthorized_not_a_crash():
         TABLE.caller_for("Bearer 令牌")
 
 
-def test_from_settings_maps_the_backend_token_to_the_action_server():
-    settings = replace(load_settings({}), backend_token="from-settings")
-
-    assert TokenTable.from_settings(settings).caller_for("Bearer from-settings") == (
-        ACTION_SERVER
+def test_from_settings_maps_each_token_to_its_caller():
+    settings = replace(
+        load_settings({}), backend_token="from-settings", operator_token="operator-1"
     )
+    table = TokenTable.from_settings(settings)
+
+    assert table.caller_for("Bearer from-settings") == ACTION_SERVER
+    assert table.caller_for("Bearer operator-1") == OPERATOR
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"backend_token": ""}, "ZW_BACKEND_TOKEN must not be empty"),
+        ({"operator_token": ""}, "ZW_OPERATOR_TOKEN must not be empty"),
+        ({"backend_token": "same", "operator_token": "same"}, "must differ"),
+    ],
+)
+def test_from_settings_refuses_empty_or_shared_tokens(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TokenTable.from_settings(replace(load_settings({}), **changes))
+
+
+STATUS_ROUTE = next(iter(OPERATOR_ROUTES))
+
+
+@pytest.mark.parametrize(
+    ("caller", "route", "allowed"),
+    [
+        (ACTION_SERVER, "/v1/applications", True),
+        (ACTION_SERVER, STATUS_ROUTE, False),
+        (OPERATOR, STATUS_ROUTE, True),
+        (OPERATOR, "/v1/profiles/{id_number}", False),
+        (OPERATOR, "/v1/applications/{application_no}/cancel", False),
+    ],
+)
+def test_check_route_opens_each_route_to_its_own_caller(caller, route, allowed):
+    if allowed:
+        check_route(caller, route)
+    else:
+        with pytest.raises(ForbiddenError):
+            check_route(caller, route)
 
 
 def test_the_table_never_shows_tokens_in_its_repr():

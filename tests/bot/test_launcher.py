@@ -4,7 +4,15 @@ from dataclasses import replace
 
 import pytest
 
-from bot.launcher import MissingArtifact, check_artifacts, process_specs
+from bot.launcher import (
+    MissingArtifact,
+    UnsafeCommand,
+    check_artifacts,
+    check_rasa_argv,
+    process_env,
+    process_specs,
+    run_foreground,
+)
 from bot.settings import load_settings
 
 
@@ -31,3 +39,59 @@ def test_every_process_binds_the_configured_host():
     for spec in process_specs(settings):
         assert "127.0.0.2" in spec.argv or spec.env.get("SANIC_HOST") == "127.0.0.2"
         assert spec.health_url.startswith("http://127.0.0.2:")
+
+
+def test_rasa_is_never_started_with_its_http_api():
+    rasa = next(s for s in process_specs(load_settings({})) if s.name == "rasa")
+
+    assert "--enable-api" not in rasa.argv
+    check_rasa_argv(rasa.argv)
+
+
+@pytest.mark.parametrize(
+    ("extra", "refused"),
+    [
+        (("--enable-api",), True),
+        (("--enable-api", "--auth-token", "x"), False),
+        (("--enable-api", "--jwt-secret", "x"), False),
+        ((), False),
+    ],
+)
+def test_an_open_rasa_api_is_refused(extra, refused):
+    argv = ("rasa", "run", "--port", "5005", *extra)
+
+    if refused:
+        with pytest.raises(UnsafeCommand, match="--auth-token"):
+            check_rasa_argv(argv)
+    else:
+        check_rasa_argv(argv)
+
+
+def test_the_operator_token_goes_to_the_backend_only():
+    settings = load_settings({"ZW_OPERATOR_TOKEN": "operator-secret-0123"})
+    specs = {spec.name: spec for spec in process_specs(settings)}
+
+    assert specs["backend"].env["ZW_OPERATOR_TOKEN"] == "operator-secret-0123"
+    assert "operator-secret-0123" not in process_env(settings).values()
+    assert all(
+        "ZW_OPERATOR_TOKEN" not in spec.env
+        for name, spec in specs.items()
+        if name != "backend"
+    )
+
+
+def test_children_share_the_mode_and_the_tokens_they_check():
+    env = process_env(load_settings({"ZW_MODE": "production", "ZW_KB_TOKEN": "k" * 16}))
+
+    assert env["ZW_MODE"] == "production"
+    assert env["ZW_KB_TOKEN"] == "k" * 16
+    assert {"ZW_ACTION_TOKEN", "ZW_USER_HASH_KEY", "ZW_BACKEND_TOKEN"} <= set(env)
+
+
+def test_run_in_production_mode_with_dev_secrets_starts_nothing(capsys):
+    settings = load_settings({"ZW_MODE": "production"})
+
+    assert run_foreground(settings) == 2
+    err = capsys.readouterr().err
+    assert "ZW_BACKEND_TOKEN is the development default" in err
+    assert "ZW_WECHAT_TOKEN" in err

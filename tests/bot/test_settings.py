@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import DEV_BACKEND_TOKEN, load_settings
+from bot.settings import (
+    ALL_SECRETS,
+    BACKEND_SECRETS,
+    DEV_BACKEND_TOKEN,
+    WECHAT_SECRETS,
+    InsecureSettingsError,
+    check_secrets,
+    load_settings,
+)
 
 
 def test_defaults_bind_loopback_and_derive_urls():
@@ -22,3 +30,93 @@ def test_ports_and_urls_follow_the_environment():
 def test_malformed_port_is_a_clear_error():
     with pytest.raises(ValueError, match="ZW_RASA_PORT must be a whole number"):
         load_settings({"ZW_RASA_PORT": "fifty"})
+
+
+# A production environment with every secret set to a real-looking value.
+PRODUCTION = {
+    "ZW_MODE": "production",
+    "ZW_BACKEND_TOKEN": "prod-backend-token-0123",
+    "ZW_OPERATOR_TOKEN": "prod-operator-token-0123",
+    "ZW_KB_TOKEN": "prod-kb-token-0123456",
+    "ZW_ACTION_TOKEN": "prod-action-token-01234",
+    "ZW_USER_HASH_KEY": "prod-user-hash-key-0123",
+    "ZW_WECHAT_TOKEN": "prodwechattoken",
+    "ZW_WECHAT_APP_ID": "wx1234567890abcdef",
+    "ZW_WECHAT_APP_SECRET": "prod-wechat-app-secret",
+    "ZW_WECHAT_AES_KEY": "cHJvZC13ZWNoYXQtYWVzLWtleS0zMi1ieXRlcy0wMTI",
+}
+
+
+def test_production_with_every_secret_set_passes_the_check():
+    settings = load_settings(PRODUCTION)
+
+    assert check_secrets(settings, ALL_SECRETS) is settings
+
+
+def test_development_mode_accepts_the_embedded_defaults():
+    settings = load_settings({})
+
+    assert settings.mode == "development"
+    assert check_secrets(settings, ALL_SECRETS) is settings
+
+
+@pytest.mark.parametrize("name", ALL_SECRETS)
+def test_production_refuses_each_secret_left_at_its_dev_default(name):
+    env = {key: value for key, value in PRODUCTION.items() if key != name}
+    env["ZW_WECHAT_CUSTOMER_SERVICE"] = "true"  # so the app secret counts
+
+    with pytest.raises(InsecureSettingsError, match=f"{name} is the development"):
+        check_secrets(load_settings(env), ALL_SECRETS)
+
+
+@pytest.mark.parametrize("name", ["ZW_BACKEND_TOKEN", "ZW_KB_TOKEN", "ZW_WECHAT_TOKEN"])
+def test_production_refuses_an_empty_secret(name):
+    with pytest.raises(InsecureSettingsError, match=f"{name} is empty"):
+        check_secrets(load_settings({**PRODUCTION, name: " "}), ALL_SECRETS)
+
+
+def test_production_refuses_a_short_token_and_a_shared_operator_token():
+    env = {
+        **PRODUCTION,
+        "ZW_KB_TOKEN": "short",
+        "ZW_OPERATOR_TOKEN": PRODUCTION["ZW_BACKEND_TOKEN"],
+    }
+
+    with pytest.raises(InsecureSettingsError) as refused:
+        check_secrets(load_settings(env), ALL_SECRETS)
+
+    assert "ZW_KB_TOKEN is shorter than 16 characters" in str(refused.value)
+    assert "ZW_OPERATOR_TOKEN must differ from ZW_BACKEND_TOKEN" in str(refused.value)
+
+
+def test_each_process_checks_only_the_secrets_it_holds():
+    env = {**PRODUCTION}
+    del env["ZW_WECHAT_TOKEN"]
+
+    settings = load_settings(env)
+
+    check_secrets(settings, BACKEND_SECRETS)
+    with pytest.raises(InsecureSettingsError, match="ZW_WECHAT_TOKEN"):
+        check_secrets(settings, WECHAT_SECRETS)
+
+
+def test_the_wechat_app_secret_counts_only_with_the_customer_service_api():
+    env = {key: v for key, v in PRODUCTION.items() if key != "ZW_WECHAT_APP_SECRET"}
+
+    check_secrets(load_settings(env), WECHAT_SECRETS)
+    with pytest.raises(InsecureSettingsError, match="ZW_WECHAT_APP_SECRET"):
+        check_secrets(
+            load_settings({**env, "ZW_WECHAT_CUSTOMER_SERVICE": "true"}), WECHAT_SECRETS
+        )
+
+
+def test_an_unknown_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match="ZW_MODE"):
+        load_settings({"ZW_MODE": "prod"})
+
+
+def test_secrets_never_show_in_the_settings_repr():
+    text = repr(load_settings(PRODUCTION))
+
+    for name in ALL_SECRETS:
+        assert PRODUCTION[name] not in text

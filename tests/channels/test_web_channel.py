@@ -15,12 +15,14 @@ import pytest
 from sanic import Sanic
 
 from bot.privacy import hash_user
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, InsecureSettingsError
 from channels.errors import AssetMissingError
+from channels.limits import Limiter, LimitOptions, load_texts
 from channels.web import WebChatInput
 from channels.web_assets import ASSET_TYPES, STATIC_DIR
 
 HASH_KEY = "test-hash-key"
+DOMAIN = PROJECT_ROOT / "domain.yml"
 SENDER = "web-00112233445566778899aabbccddeeff"
 PRIVATE_TEXT = "我叫张三，手机13812345678，怎么办居住证"
 
@@ -61,13 +63,17 @@ def bot() -> ScriptedBot:
 
 
 @pytest.fixture
-async def server(bot, monkeypatch):
+def channel() -> WebChatInput:
+    return WebChatInput(user_hash_key=HASH_KEY)
+
+
+@pytest.fixture
+async def server(bot, channel, monkeypatch):
     """The channel's blueprint mounted where Rasa mounts it, on a free port."""
     # Sanic rewrites its own methods once per process unless in test mode
     # (what sanic-testing sets); a second app would otherwise fail to start.
     monkeypatch.setattr(Sanic, "test_mode", True)
     app = Sanic(f"test_web_{uuid.uuid4().hex}")
-    channel = WebChatInput(user_hash_key=HASH_KEY)
     app.blueprint(channel.blueprint(bot), url_prefix="/webhooks/web")
     port = _free_port()
     running = await app.create_server(
@@ -269,7 +275,9 @@ async def test_handle_turn_lets_a_cancellation_through_and_logs_it(caplog):
     bot.error = asyncio.CancelledError()
     channel = WebChatInput(user_hash_key=HASH_KEY)
     body = json.dumps({"sender": SENDER, "message": PRIVATE_TEXT}).encode()
-    request = SimpleNamespace(body=body, content_type="application/json")
+    request = SimpleNamespace(
+        body=body, content_type="application/json", remote_addr="", ip="127.0.0.1"
+    )
     caplog.set_level(logging.DEBUG, logger="channels")
 
     with pytest.raises(asyncio.CancelledError):
@@ -277,6 +285,61 @@ async def test_handle_turn_lets_a_cancellation_through_and_logs_it(caplog):
 
     assert any(r.msg == "channels.web.message.cancelled" for r in caplog.records)
     _assert_nothing_private_logged(caplog)
+
+
+def _limited(**options) -> WebChatInput:
+    limiter = Limiter(LimitOptions(**{"turns_per_day": 0, **options}))
+    return WebChatInput(user_hash_key=HASH_KEY, limiter=limiter)
+
+
+@pytest.mark.parametrize("channel", [_limited(user_burst=2, user_per_minute=1)])
+async def test_a_sender_over_the_rate_gets_429_with_retry_after_and_rasa_never_sees_it(
+    server, bot, caplog
+):
+    caplog.set_level(logging.INFO, logger="channels")
+    message = {"sender": SENDER, "message": PRIVATE_TEXT}
+    statuses = [(await _post(server.session, message))[0] for _ in range(2)]
+
+    status, body, headers = await _post(server.session, message)
+
+    assert statuses == [200, 200]
+    assert status == 429
+    assert 1 <= int(headers["Retry-After"]) <= 60
+    assert body["error"]["code"] == "rate_limited"
+    assert body["error"]["message"] == load_texts(DOMAIN)["user_rate"]
+    assert body["request_id"] == headers["X-Request-Id"]
+    assert len(bot.received) == 2
+    limited = [r for r in caplog.records if r.msg == "channels.web.message.limited"]
+    assert [(r.code, r.user) for r in limited] == [
+        ("rate_limited", hash_user(SENDER, HASH_KEY))
+    ]
+    _assert_nothing_private_logged(caplog)
+
+
+@pytest.mark.parametrize("channel", [_limited(user_burst=1)])
+async def test_one_sender_over_the_rate_does_not_refuse_another(server, bot):
+    first = {"sender": SENDER, "message": "你好"}
+    other = {"sender": "web-other", "message": "你好"}
+
+    statuses = [
+        (await _post(server.session, body))[0] for body in (first, first, other)
+    ]
+
+    assert statuses == [200, 429, 200]
+
+
+@pytest.mark.parametrize(
+    "channel", [_limited(user_burst=10, turns_per_day=1, address_burst=0)]
+)
+async def test_a_sender_past_the_daily_turns_is_told_to_come_back_tomorrow(server, bot):
+    body = {"sender": SENDER, "message": "你好"}
+    await _post(server.session, body)
+
+    status, reply, headers = await _post(server.session, body)
+
+    assert (status, reply["error"]["code"]) == (429, "daily_limit_reached")
+    assert reply["error"]["message"] == load_texts(DOMAIN)["daily_turns"]
+    assert int(headers["Retry-After"]) <= 86_400
 
 
 def test_blueprint_refuses_to_start_without_the_page_files(tmp_path: Path):
@@ -293,6 +356,20 @@ def test_from_credentials_reads_the_hash_key_from_settings(monkeypatch):
 
     assert channel.user_hash_key == "from-env"
     assert channel.max_message_chars == 300
+
+
+def test_from_credentials_reads_the_limits():
+    channel = WebChatInput.from_credentials({"limits": {"user_burst": 3}})
+
+    assert channel.limiter.options.user_burst == 3
+
+
+def test_from_credentials_refuses_dev_secrets_in_production_mode(monkeypatch):
+    monkeypatch.setenv("ZW_MODE", "production")
+    monkeypatch.delenv("ZW_USER_HASH_KEY", raising=False)
+
+    with pytest.raises(InsecureSettingsError, match="ZW_USER_HASH_KEY"):
+        WebChatInput.from_credentials({})
 
 
 def test_from_credentials_rejects_a_bad_option():

@@ -13,8 +13,10 @@ from collections import defaultdict
 
 import pytest
 
+from bot.privacy import hash_user
 from bot.settings import PROJECT_ROOT
 from channels import wechat_protocol as protocol
+from channels.limits import Limiter, LimitOptions, load_texts
 from channels.wechat import WeChatInput
 from channels.wechat_api import WeChatApiClient, WeChatApiError
 from channels.wechat_delivery import Timing
@@ -36,6 +38,7 @@ TIMING = Timing(
     passive_wait=4.5 * SCALE, wechat_timeout=5.0 * SCALE, hang_up_margin=0.5 * SCALE
 )
 HASH_KEY = "test-hash-key"
+DOMAIN = PROJECT_ROOT / "domain.yml"
 OPENID = "oPrivateOpenId0000000000000"
 PRIVATE_TEXT = "我叫张三，手机13812345678，怎么办居住证"
 
@@ -83,12 +86,14 @@ async def fake_api():
     await api.stop()
 
 
-async def _simulator(rasa, mode="safe", api=None, timing=TIMING, **sim_options):
+async def _simulator(
+    rasa, mode="safe", api=None, timing=TIMING, limiter=None, **sim_options
+):
     overrides = {"mode": mode}
     if api is not None:
         overrides.update(customer_service_api=True, api_base=api.url)
     options = dev_options(**overrides)
-    channel = WeChatInput(options, HASH_KEY, timing=timing)
+    channel = WeChatInput(options, HASH_KEY, timing=timing, limiter=limiter)
     serving = serve_channel(channel, rasa)
     url = await serving.__aenter__()
     sim = WeChatSimulator(
@@ -366,7 +371,9 @@ async def test_fifty_concurrent_users_each_get_their_own_answers_in_order(
 ):
     # WeChat's real deadlines: this is about order, not speed, and a loaded
     # machine must not turn a quick answer into a late one.
-    sim, _ = await make_sim(rasa, timing=Timing())
+    # About order, not load: the channel-wide limit is tested on its own.
+    no_channel_limit = Limiter(LimitOptions(channel_burst=0))
+    sim, _ = await make_sim(rasa, timing=Timing(), limiter=no_channel_limit)
     rasa.delay = 0.02
     users = [f"o-user-{n:02d}" for n in range(50)]
 
@@ -492,7 +499,90 @@ def _assert_nothing_private_logged(caplog) -> None:
             assert fragment not in line, record.msg
 
 
+# --- abuse limits --------------------------------------------------------------------
+
+
+async def test_a_flooding_user_gets_a_passive_refusal_and_rasa_never_sees_it(
+    rasa, make_sim, caplog
+):
+    caplog.set_level(logging.INFO, logger="channels")
+    limiter = Limiter(LimitOptions(user_burst=2, user_per_minute=1))
+    sim, _ = await make_sim(rasa, limiter=limiter)
+
+    said = [await sim.say(OPENID, f"{PRIVATE_TEXT}{n}") for n in range(4)]
+    other = await sim.say("o-other-user", "你好")
+
+    refusal = "passive:" + load_texts(DOMAIN)["user_rate"]
+    assert [m.answers for m in said[2:]] == [[refusal], [refusal]]
+    assert [text for _, text in rasa.turns] == [
+        f"{PRIVATE_TEXT}0",
+        f"{PRIVATE_TEXT}1",
+        "你好",
+    ]
+    assert other.answers == ["passive:" + _answer("你好")]
+    limited = [r for r in caplog.records if r.msg == "channels.wechat.message.limited"]
+    # The flood's first refusal is a warning; the second is at debug.
+    assert [(r.code, r.user) for r in limited] == [
+        ("rate_limited", hash_user(OPENID, HASH_KEY))
+    ]
+    _assert_nothing_private_logged(caplog)
+
+
+async def test_a_redelivered_message_is_not_counted_again(rasa, make_sim):
+    # A 2-second turn: WeChat delivers the message twice before it answers.
+    limiter = Limiter(LimitOptions(user_burst=1, user_per_minute=1))
+    sim, _ = await make_sim(rasa, limiter=limiter)
+    rasa.delay = 10 * SCALE
+
+    message = await sim.say(OPENID, "社保怎么转移")
+
+    assert rasa.turns == [(OPENID, "社保怎么转移")]
+    assert load_texts(DOMAIN)["user_rate"] not in " ".join(message.answers)
+
+
+async def test_a_too_long_message_is_refused_with_the_limit_in_the_reply(
+    rasa, make_sim
+):
+    sim, channel = await make_sim(rasa)
+    channel.max_message_chars = 10
+
+    message = await sim.say(OPENID, "我" * 11)
+
+    expected = load_texts(DOMAIN)["message_too_long"].replace("{max_chars}", "10")
+    assert message.answers == ["passive:" + expected]
+    assert "10" in expected
+    assert rasa.turns == []
+
+
 # --- configuration -------------------------------------------------------------------
+
+
+def test_from_credentials_reads_limits_and_message_size():
+    credentials = {
+        "token": "tok123",
+        "app_id": "wx",
+        "mode": "plaintext",
+        "max_message_chars": "200",
+        "limits": {"turns_per_day": 5},
+    }
+
+    channel = WeChatInput.from_credentials(credentials)
+
+    assert channel.max_message_chars == 200
+    assert channel.limiter.options.turns_per_day == 5
+
+
+def test_from_credentials_refuses_the_dev_account_in_production_mode(monkeypatch):
+    from bot.settings import DEV_WECHAT
+
+    monkeypatch.setenv("ZW_MODE", "production")
+    monkeypatch.setenv("ZW_USER_HASH_KEY", "a-real-user-hash-key-0123")
+    monkeypatch.setenv("ZW_ACTION_TOKEN", "a-real-action-token-0123")
+    for name, value in DEV_WECHAT.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValueError, match="ZW_WECHAT_TOKEN is the development default"):
+        WeChatInput.from_credentials({"token": "devwechattoken", "app_id": "wx"})
 
 
 def test_from_credentials_names_a_bad_option():

@@ -204,7 +204,10 @@ async def test_the_running_service_picks_up_a_withdrawal_without_a_restart(
 ):
     layout, model = env
     searcher = pipeline.open_searcher(layout, encoder=model)
-    client = await aiohttp_client(create_app(searcher, layout, reload_seconds=0.05))
+    client = await aiohttp_client(
+        create_app(searcher, layout, reload_seconds=0.05, token="t"),
+        headers={"Authorization": "Bearer t"},
+    )
     first = (await (await client.get("/health")).json())["index_id"]
     assert (await client.get("/docs/faq-2")).status == 200
 
@@ -224,7 +227,10 @@ async def test_the_running_service_picks_up_a_withdrawal_without_a_restart(
 async def test_an_unreadable_new_index_leaves_the_old_one_served(env, aiohttp_client):
     layout, model = env
     searcher = pipeline.open_searcher(layout, encoder=model)
-    client = await aiohttp_client(create_app(searcher, layout, reload_seconds=0.05))
+    client = await aiohttp_client(
+        create_app(searcher, layout, reload_seconds=0.05, token="t"),
+        headers={"Authorization": "Bearer t"},
+    )
     manifest = layout.index_dir / "manifest.json"
     raw = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**raw, "index_id": "changed", "doc_count": 99}))

@@ -38,9 +38,52 @@ def searcher(encoder, tokenizer) -> Searcher:
     return Searcher(index, encoder)
 
 
+TOKEN = "test-kb-token"
+
+
 @pytest.fixture
 async def client(aiohttp_client, searcher):
-    return await aiohttp_client(create_app(searcher))
+    """A client that presents the service's token on every request."""
+    return await aiohttp_client(
+        create_app(searcher, token=TOKEN), headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+
+
+@pytest.fixture
+async def anonymous(aiohttp_client, searcher):
+    return await aiohttp_client(create_app(searcher, token=TOKEN))
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/search"), ("GET", "/docs/faq-1"), ("GET", "/x")]
+)
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", f"Basic {TOKEN}", "Bearer ", f"Bearer {TOKEN}x"],
+)
+async def test_every_path_but_health_needs_the_token(
+    anonymous, method, path, authorization
+):
+    headers = {"Authorization": authorization} if authorization else {}
+
+    response = await anonymous.request(
+        method, path, json={"query": "居住证"}, headers=headers
+    )
+
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    body = await response.json()
+    assert body["error"]["code"] == "unauthorized"
+    assert body["request_id"] == response.headers[REQUEST_ID_HEADER]
+
+
+async def test_health_is_open_without_a_token(anonymous):
+    assert (await anonymous.get("/health")).status == 200
+
+
+def test_create_app_refuses_an_empty_token(searcher):
+    with pytest.raises(ValueError, match="ZW_KB_TOKEN"):
+        create_app(searcher, token="")
 
 
 async def test_health_reports_docs_model_and_index(client, searcher):
@@ -178,7 +221,7 @@ def test_serve_stops_before_listening_when_the_index_is_missing(layout):
     from knowledge_base.service import serve
 
     with pytest.raises(IndexMissingError, match="make setup"):
-        serve(layout, host="127.0.0.1", port=18061)
+        serve(layout, host="127.0.0.1", port=18061, token=TOKEN)
 
 
 def test_parse_search_refuses_a_lone_surrogate():
@@ -187,3 +230,29 @@ def test_parse_search_refuses_a_lone_surrogate():
 
     with pytest.raises(InvalidQueryError, match="valid Unicode"):
         parse_search({"query": "身份证\ud800怎么办"})
+
+
+@pytest.mark.parametrize(
+    ("token", "named"),
+    [
+        (None, "ZW_KB_TOKEN is the development default"),
+        ("", "ZW_KB_TOKEN is empty"),
+        ("short", "ZW_KB_TOKEN is shorter than 16"),
+    ],
+)
+def test_serve_in_production_mode_refuses_a_dev_or_weak_token(
+    monkeypatch, capsys, token, named
+):
+    from knowledge_base import cli
+
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(
+        "knowledge_base.service.serve", lambda *a, **k: pytest.fail("served")
+    )
+    monkeypatch.setenv("ZW_MODE", "production")
+    monkeypatch.delenv("ZW_KB_TOKEN", raising=False)
+    if token is not None:
+        monkeypatch.setenv("ZW_KB_TOKEN", token)
+
+    assert cli.main(["serve"]) == 2
+    assert named in capsys.readouterr().err

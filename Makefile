@@ -18,7 +18,7 @@ KB_CODE     := $(shell find knowledge_base -name '*.py' -not -path '*/embedder/*
 RASA_INPUTS := config.yml domain.yml $(shell find training_data -type f 2>/dev/null) \
                $(shell find knowledge_base/data/dict -type f 2>/dev/null)
 
-.PHONY: setup venv browser embedder index train run test test-fast validate eval bench bench-kb faults lint format clean
+.PHONY: setup venv browser embedder index train run test test-fast validate eval bench bench-kb bench-flood faults lint format clean
 
 setup: venv browser embedder index train  ## everything a fresh machine needs
 	@echo "setup: done. Start the assistant with: make run"
@@ -80,8 +80,17 @@ bench: $(VENV)/.ready
 faults: $(VENV)/.ready  ## submission fault cases with counts (needs PostgreSQL on 127.0.0.1:5432)
 	$(PY) -m tests.actions.fault_cases --postgres
 
+# atheris over the parsers that take outside input; FUZZ_RUNS inputs each.
+FUZZ_RUNS ?= 20000
+.PHONY: fuzz
+fuzz: $(VENV)/.ready  ## fuzz WeChat XML+decrypt, web and backend bodies, answers, FAQ import (~3 min)
+	$(PY) -m fuzz --runs $(FUZZ_RUNS)
+
 bench-kb: $(VENV)/.ready  ## KB quality vs single legs, field detection, speed at 2k/20k/100k (~6 min)
 	$(PY) -m benchmarks --only kb
+
+bench-flood: $(VENV)/.ready  ## other citizens' latency with and without a flood, limits on/off (~1 min)
+	$(PY) -m benchmarks --only flood
 
 lint: $(VENV)/.ready
 	$(VENV)/bin/ruff check .

@@ -1,9 +1,11 @@
-"""``python -m backend serve|seed|migrate|item-status``: run, fill, upgrade, operate.
+"""``python -m backend serve|seed|migrate|item-status|audit``: run, fill, upgrade,
+operate, audit.
 
 ``serve`` upgrades the schema and, unless ``--no-seed``, adds the fictional
 sample citizens (idempotent) before it starts listening. ``item-status`` is
 the operator's tool: it moves one item of an application (audited as
 ``operator_cli``; whoever can run it can already write the database).
+``audit export`` writes one window of the audit log for an auditor.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import json
 import logging
 import sys
 import uuid
+from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import lifecycle
+from backend import audit, lifecycle
 from backend.app import create_app
 from backend.db import create_db_engine, upgrade_schema
 from backend.errors import BackendError
@@ -31,11 +34,18 @@ from backend.validation import (
     parse_status_change,
 )
 from bot.logs import configure_logging
-from bot.settings import Settings, load_settings
+from bot.settings import (
+    BACKEND_SECRETS,
+    InsecureSettingsError,
+    Settings,
+    check_secrets,
+    load_settings,
+)
 
 logger = logging.getLogger(__name__)
 
 OPERATOR_CLI = "operator_cli"
+AUDIT_CLI = "audit_cli"
 
 
 def _parser(settings: Settings) -> argparse.ArgumentParser:
@@ -54,7 +64,35 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     item.add_argument("item_id")
     item.add_argument("status", choices=ITEM_STATUSES)
     item.add_argument("--reason", help="what the citizen must fix (status returned)")
+    _audit_parser(commands)
     return parser
+
+
+def _audit_parser(commands) -> None:
+    audit_commands = commands.add_parser(
+        "audit", help="the audit log, for an auditor"
+    ).add_subparsers(dest="audit_command", required=True)
+    export = audit_commands.add_parser(
+        "export", help="write one time window of the audit log to a new file"
+    )
+    moment = "ISO 8601 date or date-time; without an offset it is UTC"
+    export.add_argument(
+        "--since", required=True, type=_moment, help=f"from (inclusive): {moment}"
+    )
+    export.add_argument(
+        "--until", required=True, type=_moment, help=f"to (exclusive): {moment}"
+    )
+    export.add_argument("--format", choices=audit.FORMATS, default="jsonl")
+    export.add_argument(
+        "--out", required=True, type=Path, help="a new file (mode 0600)"
+    )
+
+
+def _moment(raw: str):
+    try:
+        return audit.parse_moment(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date: {raw!r}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     args = _parser(settings).parse_args(argv)
+    if args.command == "serve":
+        try:
+            check_secrets(settings, BACKEND_SECRETS)
+        except InsecureSettingsError as exc:
+            print(f"cannot start: {exc}", file=sys.stderr)
+            return 2
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.backend_database_url)
     try:
@@ -76,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             _serve(settings, engine, args.host, args.port)
         if args.command == "item-status":
             return _item_status(engine, args)
+        if args.command == "audit":
+            return _audit_export(engine, args)
     except OperationalError as exc:
         logger.error(
             "backend.start.failed",
@@ -107,6 +153,25 @@ def _item_status(engine, args: argparse.Namespace) -> int:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1
     print(json.dumps(record.to_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _audit_export(engine, args: argparse.Namespace) -> int:
+    """Write the window's audit rows to a new file; print how many."""
+    if args.since >= args.until:
+        print("--since must be before --until", file=sys.stderr)
+        return 1
+    try:
+        out = audit.open_new_file(args.out)
+    except OSError as exc:
+        print(f"cannot create {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    caller = Caller(name=AUDIT_CLI, request_id=uuid.uuid4().hex)
+    with out, Session(engine, future=True) as session:
+        count = audit.write_export(session, args.since, args.until, args.format, out)
+        audit.record_export(session, caller, args.since, args.until)
+    logger.info("backend.audit.exported", extra={"rows": count, "format": args.format})
+    print(f"{count} audit entries written to {args.out}")
     return 0
 
 

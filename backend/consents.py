@@ -25,7 +25,16 @@ from backend.errors import (
     IdempotencyConflictError,
     ProfileNotFoundError,
 )
-from backend.repository import Caller, Clock, audit, iso_utc, utc_now
+from backend.repository import (
+    WHY_CONSENT,
+    WHY_PREFILL,
+    WHY_RETRY,
+    Caller,
+    Clock,
+    audit,
+    iso_utc,
+    utc_now,
+)
 from backend.validation import ConsentSubmission
 
 logger = logging.getLogger(__name__)
@@ -124,7 +133,15 @@ def record_consent(
         granted_at=now,
     )
     session.add(row)
-    audit(session, caller, "consent.record", row.consent_id, now, row.consent_id)
+    audit(
+        session,
+        caller,
+        "consent.record",
+        row.consent_id,
+        now,
+        row.consent_id,
+        reason=WHY_CONSENT,
+    )
     record = _consent_record(row)
     try:
         session.commit()
@@ -190,7 +207,14 @@ def release_profile(
             for licence in citizen.licences
         ),
     )
-    audit(session, caller, "profile.read", id_number, consent_id=consent_id)
+    audit(
+        session,
+        caller,
+        "profile.read",
+        id_number,
+        consent_id=consent_id,
+        reason=WHY_PREFILL,
+    )
     session.commit()
     return profile, consent
 
@@ -208,7 +232,14 @@ def _replay(
         return None
     if row.request_hash != submission.request_hash:
         raise IdempotencyConflictError()
-    audit(session, caller, "consent.replay", row.consent_id, consent_id=row.consent_id)
+    audit(
+        session,
+        caller,
+        "consent.replay",
+        row.consent_id,
+        consent_id=row.consent_id,
+        reason=WHY_RETRY,
+    )
     session.commit()
     return ConsentResult(_consent_record(row), created=False)
 

@@ -143,7 +143,11 @@ class Consent(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which record; the target is an id, never other data."""
+    """Who did what to which record, when and why; append-only.
+
+    The target is an id, never other data. Migration 0003 adds triggers that
+    refuse UPDATE and DELETE on this table, so rows are only ever added.
+    """
 
     __tablename__ = "audit_log"
 
@@ -152,9 +156,13 @@ class AuditEntry(Base):
     action = Column(String(64), nullable=False)
     target = Column(String(64), nullable=False)
     request_id = Column(String(64), nullable=False)
-    at = Column(DateTime, nullable=False)  # UTC, stored naive
+    at = Column(DateTime, nullable=False, index=True)  # UTC, stored naive
     # The consent a profile read relied on; NULL for every other action.
     consent_id = Column(String(32), nullable=True)
+    # Why: a stable word (backend.repository.REASONS) or, for a returned
+    # item, the operator's note to the citizen. Rows from before 0003 read
+    # ``not_recorded``.
+    reason = Column(String(256), nullable=False, server_default="not_recorded")
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

@@ -22,6 +22,8 @@ from backend.errors import (
 )
 from backend.repository import (
     RECEIVED,
+    WHY_CANCEL,
+    WHY_PROGRESS,
     ApplicationRecord,
     Caller,
     Clock,
@@ -96,7 +98,8 @@ def set_item_status(
     item.status, item.reason, item.updated_at = change.status, change.reason, now
     row.status = application_status([i.status for i in row.items])
     row.updated_at = now
-    audit(session, caller, f"item.{change.status}", application_no, now)
+    why = change.reason if change.status == RETURNED else WHY_PROGRESS
+    audit(session, caller, f"item.{change.status}", application_no, now, reason=why)
     record = application_record(row)
     session.commit()
 
@@ -126,7 +129,9 @@ def cancel_application(
     for item in row.items:
         item.status, item.reason, item.updated_at = CANCELLED, None, now
     row.status, row.updated_at = CANCELLED, now
-    audit(session, caller, "application.cancel", application_no, now)
+    # TODO(#8): the cancel call carries no reason; only the citizen cancels
+    # (through the assistant) until an operator cancel with a note exists.
+    audit(session, caller, "application.cancel", application_no, now, reason=WHY_CANCEL)
     record = application_record(row)
     session.commit()
 

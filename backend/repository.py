@@ -36,6 +36,16 @@ NUMBER_ATTEMPTS = 5
 
 Clock = Callable[[], datetime]
 
+# Why an audited action happened, in stable words an auditor can filter on.
+# A returned item records the operator's note to the citizen instead.
+WHY_SUBMISSION = "citizen_submission"
+WHY_RETRY = "idempotent_retry"
+WHY_STATUS_QUERY = "status_query"
+WHY_CANCEL = "citizen_request"
+WHY_CONSENT = "citizen_consent"
+WHY_PREFILL = "prefill_under_consent"
+WHY_PROGRESS = "department_progress"
+
 
 def utc_now() -> datetime:
     """The current time in UTC, naive, as the tables store it."""
@@ -109,7 +119,7 @@ def get_application(
     if row is None:
         raise ApplicationNotFoundError()
     record = application_record(row)
-    audit(session, caller, "application.read", application_no)
+    audit(session, caller, "application.read", application_no, reason=WHY_STATUS_QUERY)
     session.commit()
     return record
 
@@ -139,7 +149,14 @@ def submit_application(
             submission, idempotency_key, new_application_no(now), now
         )
         session.add(row)
-        audit(session, caller, "application.create", row.application_no, now)
+        audit(
+            session,
+            caller,
+            "application.create",
+            row.application_no,
+            now,
+            reason=WHY_SUBMISSION,
+        )
         record = application_record(row)
         try:
             session.commit()
@@ -174,7 +191,7 @@ def _replay(
     if row.request_hash != submission.request_hash:
         raise IdempotencyConflictError()
     record = application_record(row)
-    audit(session, caller, "application.replay", row.application_no)
+    audit(session, caller, "application.replay", row.application_no, reason=WHY_RETRY)
     session.commit()
     return SubmitResult(record, created=False)
 
@@ -236,8 +253,15 @@ def audit(
     target: str,
     at: datetime | None = None,
     consent_id: str | None = None,
+    *,
+    reason: str,
 ) -> None:
-    """Add an audit row to the session; the caller's commit makes it stick."""
+    """Add an audit row to the session; the caller's commit makes it stick.
+
+    Args:
+        reason: why (one of the ``WHY_*`` words, or a returned item's note);
+            required, so no new action can be audited without one.
+    """
     session.add(
         AuditEntry(
             who=caller.name,
@@ -246,5 +270,6 @@ def audit(
             request_id=caller.request_id,
             at=at or utc_now(),
             consent_id=consent_id,
+            reason=reason,
         )
     )

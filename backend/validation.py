@@ -31,7 +31,7 @@ MAX_TEXT = 128
 
 _SCENARIO_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ITEM_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_APPLICATION_NO = re.compile(r"ZW\d{14}")
+_APPLICATION_NO = re.compile(r"ZW[0-9]{14}")  # ASCII only: \d takes any script
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 _BODY_FIELDS = frozenset({"scenario_id", "applicant", "answers", "items", "form"})
 _APPLICANT_FIELDS = frozenset({"id_number", "name", "phone", "address"})
@@ -139,7 +139,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a UTF-8 JSON object.
 
     Raises:
-        InvalidJsonError: not UTF-8, not JSON, or JSON but not an object.
+        InvalidJsonError: not UTF-8, not JSON, JSON but not an object, or an
+            object holding text with no UTF-8 form (a lone surrogate escape).
     """
     try:
         value = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
@@ -149,7 +150,21 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise InvalidJsonError() from exc
     if not isinstance(value, dict):
         raise InvalidJsonError()
+    _require_utf8_text(value)
     return value
+
+
+def _require_utf8_text(value: dict[str, Any]) -> None:
+    """Refuse text that :func:`fingerprint` (and the database) cannot encode.
+
+    Valid UTF-8 bytes never decode to a surrogate, but a JSON escape such as
+    ``"\\ud800"`` without its pair does. Checked here rather than made
+    lenient in ``fingerprint``, whose hashes must stay equal for replays.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidJsonError() from exc
 
 
 def fingerprint(body: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.app import MAX_BODY_BYTES
 from backend.db import Base
-from tests.backend.conftest import AUTH, record_consent
+from tests.backend.conftest import AUTH, OPERATOR_AUTH, record_consent
 from tests.backend.samples import WITH_LICENCES, application_body, consent_body
 
 ID = WITH_LICENCES.id_number
@@ -255,11 +255,28 @@ async def test_hostile_request_gets_a_clear_error_and_changes_nothing(
 ):
     before = _snapshot(engine)
 
+    auth = OPERATOR_AUTH if path.endswith("/status") else AUTH
     response = await _send(
-        client, method, path.format(no=application_no), {**AUTH, **headers}, body
+        client, method, path.format(no=application_no), {**auth, **headers}, body
     )
 
     await _assert_error(response, status, code)
+    assert _snapshot(engine) == before
+
+
+@pytest.mark.parametrize(("method", "path"), V1_ROUTES)
+async def test_each_token_opens_only_its_own_routes(
+    client, engine, application_no, method, path
+):
+    # The item-status route is the operator's; every other is the action server's.
+    wrong = AUTH if path.endswith("/status") else OPERATOR_AUTH
+    before = _snapshot(engine)
+
+    response = await _send(
+        client, method, path.format(no=application_no), {**KEY, **wrong}, {}
+    )
+
+    await _assert_error(response, 403, "forbidden")
     assert _snapshot(engine) == before
 
 

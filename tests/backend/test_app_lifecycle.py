@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 import backend.__main__ as cli
 from backend.db import AuditEntry
 from backend.lifecycle import application_status
-from tests.backend.conftest import AUTH
+from tests.backend.conftest import AUTH, OPERATOR_AUTH
 from tests.backend.samples import application_body
 
 FOOD = "food_business_licence"
@@ -31,7 +31,9 @@ async def application_no(client) -> str:
 async def _move(client, number: str, item_id: str, status: str, reason=None):
     body = {"status": status} | ({"reason": reason} if reason is not None else {})
     return await client.post(
-        f"/v1/applications/{number}/items/{item_id}/status", json=body, headers=AUTH
+        f"/v1/applications/{number}/items/{item_id}/status",
+        json=body,
+        headers=OPERATOR_AUTH,
     )
 
 
@@ -128,7 +130,7 @@ async def test_malformed_status_changes_are_invalid_request(
     response = await client.post(
         f"/v1/applications/{application_no}/items/{FOOD}/status",
         json=body,
-        headers=AUTH,
+        headers=OPERATOR_AUTH,
     )
 
     assert response.status == 400

@@ -81,3 +81,41 @@ def test_malformed_setting_stops_start_up(var_dir, monkeypatch, capsys):
 
     assert cli.main(["migrate"]) == 2
     assert "ZW_BACKEND_PORT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "ZW_BACKEND_TOKEN is the development default"),
+        ({"ZW_BACKEND_TOKEN": ""}, "ZW_BACKEND_TOKEN is empty"),
+        ({"ZW_BACKEND_TOKEN": "a-real-backend-token-0"}, "ZW_OPERATOR_TOKEN is the"),
+        (
+            {
+                "ZW_BACKEND_TOKEN": "a-real-backend-token-0",
+                "ZW_OPERATOR_TOKEN": "short",
+            },
+            "ZW_OPERATOR_TOKEN is shorter than 16",
+        ),
+    ],
+)
+def test_serve_in_production_mode_refuses_dev_or_empty_tokens(
+    var_dir, served, monkeypatch, capsys, env, named
+):
+    monkeypatch.setenv("ZW_MODE", "production")
+    for name in ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    assert cli.main(["serve"]) == 2
+    assert named in capsys.readouterr().err
+    assert served == []
+
+
+def test_serve_in_production_mode_starts_with_real_tokens(var_dir, served, monkeypatch):
+    monkeypatch.setenv("ZW_MODE", "production")
+    monkeypatch.setenv("ZW_BACKEND_TOKEN", "a-real-backend-token-0")
+    monkeypatch.setenv("ZW_OPERATOR_TOKEN", "a-real-operator-token-0")
+
+    assert cli.main(["serve", "--no-seed"]) == 0
+    assert len(served) == 1

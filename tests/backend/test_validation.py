@@ -69,6 +69,10 @@ def test_parse_idempotency_key_rejects_bad_keys(raw):
         b'{"answers": {"area": NaN}}',
         b'{"answers": {"area": -Infinity}}',
         b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        # Lone surrogate escapes: text with no UTF-8 form, in a value or a key.
+        b'{"answers": {"note": "\\ud800"}}',
+        b'{"answers": ["ok", "\\udfff"]}',
+        b'{"\\udc00": 1}',
     ],
     ids=repr,
 )
@@ -79,6 +83,23 @@ def test_parse_json_object_rejects_anything_but_a_utf8_json_object(body):
 
 def test_parse_json_object_reads_chinese():
     assert parse_json_object('{"名称": "面馆"}'.encode()) == {"名称": "面馆"}
+
+
+def test_parse_json_object_keeps_a_paired_surrogate_escape():
+    assert parse_json_object(b'{"note": "\\ud83d\\ude00"}') == {"note": "\U0001f600"}
+
+
+@pytest.mark.parametrize("digits", ["０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"])
+def test_parse_id_number_refuses_digits_of_other_scripts(digits):
+    number = "".join(digits[int(ch)] for ch in WITH_LICENCES.id_number)
+
+    with pytest.raises(InvalidIdNumberError):
+        parse_id_number(number)
+
+
+def test_parse_application_no_refuses_full_width_digits():
+    with pytest.raises(InvalidApplicationNoError):
+        parse_application_no("ZW２０２６１２０３０００１２３")
 
 
 def test_fingerprint_ignores_key_order_and_sees_values():

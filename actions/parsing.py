@@ -9,6 +9,7 @@ never guessed.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -25,7 +26,9 @@ _DIGITS = {
 }  # fmt: skip
 _UNITS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _CN_NUMBER = "[零〇一壹幺二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟万]+"
-_ARABIC = r"\d+(?:,\d{3})*(?:\.\d+)?"
+# Readers match [0-9] on text from fold_width: \d would also take other
+# scripts' digits, which int() reads but bot.id_numbers refuses.
+_ARABIC = r"[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?"
 _NUMBER = re.compile(
     rf"({_ARABIC}|{_CN_NUMBER}(?:点[零〇一二三四五六七八九]+)?)\s*(多|来|余)?"
 )
@@ -42,6 +45,8 @@ _APPROX_WORDS = (
     "余",
 )
 _AREA_UNIT = re.compile(r"平方米|平米|平方|平|㎡|m2|m²|米|方", re.IGNORECASE)
+# m2, M2, m^2, m²: one unit, whose 2 is no second number (1m2 is 1 ㎡, not 2).
+_SQUARE_METRE = re.compile(r"m\^?[2²]", re.IGNORECASE)
 
 _UNKNOWN = re.compile(r"不知道|不清楚|不确定|不好说|说不准|没想好|还没定")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
@@ -51,7 +56,7 @@ _QUESTION = re.compile(
 # "我说错了，面积应该是两百平": a correction of an earlier answer, not a yes/no.
 _CORRECTION = re.compile(r"说错|不对|应该是|改成|改为|更正")
 # "3百平": Arabic digits with a Chinese scale.
-_MIXED_SCALE = re.compile(r"(\d+(?:\.\d+)?)\s*([十百千万])")
+_MIXED_SCALE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([十百千万])")
 _SCALES = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 # What no area answer holds: a vague count (几百平), a sign, an exponent (1e5).
 _NOT_AN_AREA = re.compile(
@@ -67,8 +72,8 @@ _YES = re.compile(
     re.IGNORECASE,
 )
 
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
-_APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW\d{14}(?!\d)", re.IGNORECASE)
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
+_APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW[0-9]{14}(?!\d)", re.IGNORECASE)
 _APPLICATION_NO_ATTEMPT = re.compile(r"(?<![A-Za-z])ZW\s*\d", re.IGNORECASE)
 
 
@@ -95,6 +100,27 @@ class IdNumberCheck:
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+
+# Full-width ASCII (U+FF01-FF5E), as a Chinese IME types it by default, and the
+# ideographic space. A table, not NFKC: NFKC would also turn ㎡ into "m2".
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_HALF_WIDTH[0x3000] = 0x20
+
+
+def fold_width(text: str) -> str:
+    """``１３８ ００１３ ８０００`` → ``138 0013 8000``: full-width ASCII and every
+    script's decimal digits as ASCII, so readers can match ``[0-9]``.
+
+    Other characters (Chinese, ㎡, ², ①) are kept as they are.
+    """
+    text = text.translate(_HALF_WIDTH)
+    if text.isascii():
+        return text
+    return "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch
+        for ch in text
+    )
 
 
 def chinese_number(text: str) -> int | None:
@@ -140,7 +166,7 @@ def _below_ten_thousand(text: str) -> int | None:
 
 
 def parse_area(text: str) -> AreaAnswer | None:
-    """Read an area such as ``120``, ``120㎡``, ``一百二十平``, ``三百多平``.
+    """Read an area such as ``120``, ``120㎡``, ``80m2``, ``一百二十平``, ``三百多平``.
 
     A range (``100到150平``) gives its upper end, marked approximate, so a
     threshold is never missed by reading the low end.
@@ -148,7 +174,8 @@ def parse_area(text: str) -> AreaAnswer | None:
     Returns:
         ``None`` when no positive number below :data:`MAX_AREA` is found.
     """
-    text = text.strip().replace("，", ",").replace("。", "")
+    text = fold_width(text).strip().replace("。", "")
+    text = _SQUARE_METRE.sub("㎡", text)
     if _NOT_AN_AREA.search(text):
         return None
     text = _MIXED_SCALE.sub(
@@ -183,7 +210,8 @@ def _to_number(raw: str) -> float | None:
 
 
 _AREA_WITH_UNIT = re.compile(
-    rf"(?:{_ARABIC}|{_CN_NUMBER}(?:点[零〇一二三四五六七八九]+)?|\d+(?:\.\d+)?[十百千万])"
+    rf"(?:{_ARABIC}|{_CN_NUMBER}(?:点[零〇一二三四五六七八九]+)?"
+    r"|[0-9]+(?:\.[0-9]+)?[十百千万])"
     r"\s*(?:多|来|余)?\s*个?\s*(?:平方米|平米|平方|平|㎡|m2|m²)",
     re.IGNORECASE,
 )
@@ -195,7 +223,7 @@ def find_area(text: str) -> AreaAnswer | None:
     Stricter than :func:`parse_area`: the number must carry an area unit, so
     ``两层的米线店`` is no area.
     """
-    match = _AREA_WITH_UNIT.search(text or "")
+    match = _AREA_WITH_UNIT.search(fold_width(text or ""))
     return parse_area(match.group(0)) if match else None
 
 
@@ -249,7 +277,7 @@ def parse_choice(text: str, options: dict[str, tuple[str, ...]]) -> str | None:
 
 def check_id_number(text: str) -> IdNumberCheck:
     """Normalise and check an 18-character resident 身份证号 (GB 11643-1999)."""
-    value = re.sub(r"[\s-]", "", text).upper().replace("Ｘ", "X")
+    value = re.sub(r"[\s-]", "", fold_width(text)).upper()
     if len(value) != 18:
         return IdNumberCheck(value, "length")
     if not _ID_SHAPE.match(value):
@@ -270,18 +298,18 @@ def find_application_no(text: str) -> str | None:
 
     Spaces inside the number are ignored (``ZW 2026 1203 0626 45``).
     """
-    match = _APPLICATION_NO.search(re.sub(r"\s+", "", text or ""))
+    match = _APPLICATION_NO.search(re.sub(r"\s+", "", fold_width(text or "")))
     return match.group(0).upper() if match else None
 
 
 def mentions_application_no(text: str) -> bool:
     """Whether ``text`` tries to give a 申请编号 (``ZW`` then digits), valid or not."""
-    return bool(_APPLICATION_NO_ATTEMPT.search(text or ""))
+    return bool(_APPLICATION_NO_ATTEMPT.search(fold_width(text or "")))
 
 
 def parse_ordinal(text: str) -> int | None:
     """``第二个`` / ``选2`` / ``2`` → 1 (a 0-based index); ``None`` if no number."""
-    match = re.search(r"([1-9]|[一二两三四五六七八九])", text or "")
+    match = re.search(r"([1-9]|[一二两三四五六七八九])", fold_width(text or ""))
     if match is None:
         return None
     raw = match.group(1)
@@ -307,18 +335,17 @@ _RELATIVE_DATE = re.compile(
     r"|这个月|本月|周[一二三四五六日天]|星期|礼拜|月底|月初|年底|过几天|最近"
 )
 _CN_DIGITS = "零〇一二两三四五六七八九十"
+_YEAR = rf"([0-9]{{4}}|[{_CN_DIGITS}]{{4}})"
+_MONTH_OR_DAY = rf"([0-9]{{1,2}}|[{_CN_DIGITS}]{{1,3}})"
 _DATE_FULL = re.compile(
-    rf"(\d{{4}}|[{_CN_DIGITS}]{{4}})\s*[年\-/.]\s*(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})"
-    rf"\s*[月\-/.]\s*(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})\s*[日号]?"
+    rf"{_YEAR}\s*[年\-/.]\s*{_MONTH_OR_DAY}\s*[月\-/.]\s*{_MONTH_OR_DAY}\s*[日号]?"
 )
-_DATE_MONTH_DAY = re.compile(
-    rf"(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})\s*月\s*(\d{{1,2}}|[{_CN_DIGITS}]{{1,3}})\s*[日号]"
-)
+_DATE_MONTH_DAY = re.compile(rf"{_MONTH_OR_DAY}\s*月\s*{_MONTH_OR_DAY}\s*[日号]")
 _DISTRICT = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:自治县|新区|区|县|旗|市|镇|乡|街道)")
 # GB 32100-2015: 31 characters (no I, O, S, V, Z); weights 3^i mod 31.
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
 
 @dataclass(frozen=True)
@@ -357,7 +384,7 @@ def parse_date(text: str, today: date | None = None) -> date | None:
     dates (``下周一``, ``明天``) and impossible dates return ``None``: the form
     asks for a calendar date instead of guessing.
     """
-    text = (text or "").strip()
+    text = fold_width(text or "").strip()
     if not text or _RELATIVE_DATE.search(text):
         return None
     full = _DATE_FULL.search(text)
@@ -404,7 +431,7 @@ def credit_code_check_character(first17: str) -> str:
 
 def check_credit_code(text: str) -> CodeCheck:
     """Normalise and check an 18-character 统一社会信用代码 (GB 32100-2015)."""
-    value = re.sub(r"[\s-]", "", text or "").upper()
+    value = re.sub(r"[\s-]", "", fold_width(text or "")).upper()
     if len(value) != 18:
         return CodeCheck(value, "length")
     if any(ch not in _CREDIT_CHARS for ch in value):
@@ -416,6 +443,6 @@ def check_credit_code(text: str) -> CodeCheck:
 
 def parse_phone(text: str) -> str | None:
     """An 11-digit mainland mobile number (``138 0013 8000``, ``+86-138…``)."""
-    digits = re.sub(r"[\s\-()（）]", "", text or "")
-    digits = re.sub(r"^(?:\+?86)(?=1\d{10}$)", "", digits)
+    digits = re.sub(r"[\s\-()]", "", fold_width(text or ""))
+    digits = re.sub(r"^(?:\+?86)(?=1[0-9]{10}$)", "", digits)
     return digits if _MOBILE.match(digits) else None

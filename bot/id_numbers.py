@@ -13,7 +13,9 @@ from datetime import date
 # each remainder 0..10 (GB 11643-1999, 7.2).
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"\d{17}[\dX]")
+# [0-9], not \d: \d also matches full-width and other scripts' digits,
+# which check_character refuses.
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 _EARLIEST_BIRTH = date(1900, 1, 1)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from channels import errors
 from channels.errors import ChannelError, InvalidRequestError
+from channels.limits import LimitOptions, parse_limits
 
 MAX_MESSAGE_CHARS = 1000
 # Far above any valid body (1000 characters are at most 6 KB as JSON escapes),
@@ -33,6 +34,7 @@ class ChannelOptions:
     """Settings of the web channel read from credentials.yml."""
 
     max_message_chars: int = MAX_MESSAGE_CHARS
+    limits: LimitOptions = field(default_factory=LimitOptions)
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,8 @@ def parse_options(credentials: Mapping[str, Any] | None) -> ChannelOptions:
     """Read the channel's section of credentials.yml.
 
     Raises:
-        ValueError: ``max_message_chars`` is not a positive whole number
-            (a deployment mistake, reported at start-up).
+        ValueError: ``max_message_chars`` is not a positive whole number, or
+            ``limits`` is malformed (a deployment mistake, reported at start-up).
     """
     credentials = credentials or {}
     raw = credentials.get("max_message_chars", MAX_MESSAGE_CHARS)
@@ -83,7 +85,8 @@ def parse_options(credentials: Mapping[str, Any] | None) -> ChannelOptions:
         raise ValueError(
             f"web channel: max_message_chars must be a positive integer, got {raw!r}"
         )
-    return ChannelOptions(max_message_chars=raw)
+    limits = parse_limits(credentials.get("limits"), "web")
+    return ChannelOptions(max_message_chars=raw, limits=limits)
 
 
 def parse_body(
@@ -128,7 +131,8 @@ def _check_envelope(raw: bytes | None, content_type: str | None) -> None:
 def _decode_json(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # RecursionError: brackets nested thousands deep still fit the size cap.
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidRequestError(errors.INVALID_JSON, "请求不是有效的 JSON。") from exc
     if not isinstance(body, dict):
         raise InvalidRequestError(
@@ -141,7 +145,7 @@ def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
     if "message" not in body or body["message"] is None:
         raise InvalidRequestError(errors.MISSING_MESSAGE, "请输入您要咨询的问题。")
     text = body["message"]
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not _encodable(text):
         raise InvalidRequestError(errors.INVALID_MESSAGE, "消息应为文字。")
     text = text.strip()
     if not text:
@@ -151,6 +155,15 @@ def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
             errors.MESSAGE_TOO_LONG, f"消息过长，请控制在{max_chars}字以内。"
         )
     return text
+
+
+def _encodable(text: str) -> bool:
+    # JSON may escape a lone surrogate (\ud800); no store or log can write it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def shape_replies(messages: Iterable[Mapping[str, Any]]) -> list[BotReply]:

@@ -8,7 +8,6 @@ ones refused, asked back or (worst) answered.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from knowledge_base.documents import guide_doc_id
 from knowledge_base.errors import InvalidDataError
+from knowledge_base.input_files import read_json_lines
 from knowledge_base.search import Searcher, SearchResult
 
 RANK_DEPTH = 10
@@ -72,14 +72,11 @@ def load_queries(path: Path, guide_golds: bool = False) -> list[EvalQuery]:
         InvalidDataError: naming the line of a malformed query.
     """
     queries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, raw in read_json_lines(path):
         try:
-            raw = json.loads(line)
             gold = raw["gold"]
             query = EvalQuery(query=raw["query"], gold=gold, kind=raw.get("kind", ""))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise InvalidDataError(
                 f"{path.name}:{number}: not a labelled query"
             ) from exc

@@ -7,16 +7,13 @@ operator can load a whole provincial catalogue.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge_base.errors import InvalidDataError
+from knowledge_base.input_files import read_json_lines, read_yaml
 from knowledge_base.schema import (
     FaqEntry,
     OnlineService,
@@ -68,12 +65,7 @@ def load_guides(folder: Path) -> list[ServiceGuide]:
 
 
 def _read_guide_file(path: Path) -> list[ServiceGuide]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidDataError(f"{path.name}: not valid YAML: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidDataError(f"{path.name}: not UTF-8 text") from exc
+    raw = read_yaml(path)
     if not isinstance(raw, dict) or set(raw) != {"topic", "guides"}:
         raise InvalidDataError(
             f"{path.name}: expected exactly the keys topic and guides"
@@ -81,24 +73,6 @@ def _read_guide_file(path: Path) -> list[ServiceGuide]:
     if not isinstance(raw["guides"], list):
         raise InvalidDataError(f"{path.name}: guides must be a list")
     return [guide_from_mapping(item, origin=path.name) for item in raw["guides"]]
-
-
-def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, object)`` for each non-blank line of ``path``."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidDataError(f"cannot read {path}: {exc.strerror}") from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidDataError(
-                    f"{path.name}:{number}: not a JSON object: {exc}"
-                ) from exc
 
 
 def load_faq(path: Path) -> list[FaqEntry]:
@@ -109,7 +83,7 @@ def load_faq(path: Path) -> list[FaqEntry]:
     """
     entries = [
         (faq_from_mapping(raw, origin=f"{path.name}:{number}"), f"{path.name}:{number}")
-        for number, raw in _json_lines(path)
+        for number, raw in read_json_lines(path)
     ]
     check_unique((entry.id, origin) for entry, origin in entries)
     return [entry for entry, _ in entries]
@@ -124,7 +98,7 @@ def load_guide_catalogue(path: Path) -> list[ServiceGuide]:
         InvalidDataError: naming the line number of a bad line or duplicate code.
     """
     guides = []
-    for number, raw in _json_lines(path):
+    for number, raw in read_json_lines(path):
         origin = f"{path.name}:{number}"
         guides.append((_catalogue_guide(raw, origin), origin))
     check_unique((guide.id, origin) for guide, origin in guides)

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge_base.errors import InvalidDataError
+from knowledge_base.input_files import read_yaml
 
 SYNONYMS_FILE = "synonyms.yml"
 MIN_ALIAS_CHARS = 2
@@ -154,8 +153,5 @@ def load_synonyms(path: Path) -> SynonymTable:
     """
     if not path.is_file():
         return SynonymTable()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidDataError(f"{path}: not valid YAML ({exc})") from exc
+    raw = read_yaml(path)
     return SynonymTable(parse_synonyms(raw, str(path)))

@@ -369,3 +369,67 @@ def test_parse_area_reads_the_issue_examples(text, square_metres):
 def test_find_area_needs_a_unit_inside_a_sentence(text, square_metres):
     area = parsing.find_area(text)
     assert (area and area.square_metres) == square_metres
+
+
+# --- full-width and other scripts' digits, the unit m2 (issue #8) ---------------
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("１３８ ００１３ ８０００", "138 0013 8000"),
+        ("ＺＷ２０２６", "ZW2026"),
+        ("٣٠٠平", "300平"),
+        ("一百二十㎡，m²，①", "一百二十㎡,m²,①"),
+    ],
+)
+def test_fold_width_makes_digits_and_letters_ascii(text, expected):
+    assert parsing.fold_width(text) == expected
+
+
+def test_check_id_number_reads_full_width_digits_and_stores_ascii():
+    number = "11010519491231002X"
+
+    check = parsing.check_id_number(_full_width(number))
+
+    assert check == parsing.IdNumberCheck(number, None)
+
+
+def test_check_id_number_refuses_a_full_width_number_with_a_bad_check_digit():
+    check = parsing.check_id_number(_full_width("110105194912310021"))
+
+    assert check == parsing.IdNumberCheck("110105194912310021", "check_digit")
+
+
+def test_full_width_phone_credit_code_and_application_no_read_as_ascii():
+    assert parsing.parse_phone("＋８６ １３８００１３８０００") == "13800138000"
+    assert parsing.parse_phone("（１３８）００１３８０００") == "13800138000"
+    code = "91350100M000100Y43"
+    assert parsing.check_credit_code(_full_width(code)) == parsing.CodeCheck(code, None)
+    assert parsing.find_application_no("编号ＺＷ２０２６１２０３０６２６４５") == (
+        "ZW20261203062645"
+    )
+    assert parsing.parse_date("２０２６－０３－０１") == date(2026, 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "square_metres", "approximate"),
+    [
+        ("120m2", 120.0, False),
+        ("1m2", 1.0, False),
+        ("80M2", 80.0, False),
+        ("80 m^2", 80.0, False),
+        ("大约１２０ｍ２", 120.0, True),
+        ("٣百平", 300.0, False),
+    ],
+)
+def test_parse_area_reads_m2_as_a_unit(text, square_metres, approximate):
+    assert parsing.parse_area(text) == parsing.AreaAnswer(square_metres, approximate)
+
+
+def test_find_area_reads_m2_inside_a_sentence():
+    assert parsing.find_area("开一家200m2的店") == parsing.AreaAnswer(200.0, False)

@@ -47,6 +47,8 @@ def test_known_numbers_are_valid(id_number):
         ("110105189912310020", "born before 1900"),
         ("110105202712310020", "born after today"),
         ("１１０１０５１９４９１２３１００２Ｘ", "full-width digits"),
+        ("１１０１０５１９４９１２３１００２X", "full-width digits, ASCII X"),
+        ("٩٩٠١٠١١٩٩٠٠٧٢٥٠٢٢٤", "Arabic-Indic digits"),
     ],
 )
 def test_malformed_numbers_are_invalid(id_number, why):

@@ -64,7 +64,17 @@ def parse_answer(question: Question, text: Any, intent: str | None) -> Any:
         return code.value if code.ok else None
     if kind == "phone":
         return parsing.parse_phone(text)
-    return parse_yes_no_or_intent(text, intent)
+    own = _own_words(question, text)
+    return own if own is not None else parse_yes_no_or_intent(text, intent)
+
+
+def _own_words(question: Question, text: str) -> bool | None:
+    """Yes or no from the question's own words; no words first (没达到 holds 达到)."""
+    if any(word in text for word in question.no_words):
+        return False
+    if any(word in text for word in question.yes_words):
+        return True
+    return None
 
 
 def split_clauses(text: str) -> list[str]:
@@ -103,6 +113,9 @@ def _clause_answer(question: Question, clause: str) -> Any:
         area = parsing.find_area(clause)
         return None if area is None else area.square_metres
     if kind == "yes_no":
+        own = _own_words(question, clause)
+        if own is not None:
+            return own
         return parsing.parse_yes_no(clause) if speaks_about(clause, question) else None
     if kind == "district" and not question.options:
         return None  # a free district name inside a sentence is too loose a guess

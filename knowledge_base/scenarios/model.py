@@ -36,6 +36,10 @@ class Question:
     unit: str | None = None
     yes_label: str | None = None
     no_label: str | None = None
+    # yes_no only: the question's own words for yes and no (已达到 / 没达到),
+    # read before the general yes/no words.
+    yes_words: tuple[str, ...] = ()
+    no_words: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
 
     def display(self, answer: Any) -> str:

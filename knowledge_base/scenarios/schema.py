@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge_base.errors import InvalidDataError
+from knowledge_base.input_files import read_yaml
 from knowledge_base.scenarios.conditions import (
     EQUALITY_OPS,
     SLOT_NAME,
@@ -55,7 +54,7 @@ _PACKAGE_FIELDS = {
 }  # fmt: skip
 _QUESTION_FIELDS = {
     "slot", "kind", "label", "ask", "invalid", "ask_if", "unit", "yes_label",
-    "no_label", "options",
+    "no_label", "yes_words", "no_words", "options",
 }  # fmt: skip
 _ITEM_FIELDS = {
     "id", "name", "department", "applies_if", "routes", "materials",
@@ -93,8 +92,8 @@ def load_scenario(path: Path | str) -> Scenario:
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = read_yaml(path)
+    except InvalidDataError as exc:
         raise InvalidScenarioError(path, "<file>", f"cannot be read: {exc}") from exc
     return build_scenario(path, raw)
 
@@ -322,8 +321,18 @@ def _question(
         unit=fields.text("unit", required=kind == "area"),
         yes_label=fields.text("yes_label", required=kind == "yes_no"),
         no_label=fields.text("no_label", required=kind == "yes_no"),
+        yes_words=_answer_words(fields, kind, "yes_words"),
+        no_words=_answer_words(fields, kind, "no_words"),
         options=options,
     )
+
+
+def _answer_words(fields: _Fields, kind: str, key: str) -> tuple[str, ...]:
+    if fields.raw.get(key) is None:
+        return ()
+    if kind != "yes_no":
+        raise fields.fail(key, "only a yes_no question has answer words")
+    return fields.texts(key)
 
 
 def _option(path: Path, where: str, raw: Any) -> Option:

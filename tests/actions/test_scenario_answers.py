@@ -107,6 +107,10 @@ def _question(kind: str, **extra) -> Question:
         ("phone", "12345", None),
         ("area", "三百平", 300.0),
         ("yes_no", "有的", True),
+        # Full-width, as a Chinese IME types by default: stored as ASCII.
+        ("id_number", "９９０１０１１９８５０３１２０１１７", "990101198503120117"),
+        ("phone", "１３０ ００００ ０００１", "13000000001"),
+        ("area", "１２０ｍ２", 120.0),
     ],
 )
 def test_parse_answer_reads_each_kind(kind, text, value):
@@ -159,4 +163,40 @@ def test_the_new_kinds_load_and_a_listed_district_can_decide_an_item():
 def test_a_condition_on_a_free_text_kind_is_refused():
     broken = {**PACKAGE, "items": [{**PACKAGE["items"][0], "applies_if": "phone == x"}]}
     with pytest.raises(InvalidScenarioError, match="phone is a phone question"):
+        build_scenario(Path("kinds.yml"), broken)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("已达到", True),  # the button's own title, typed
+        ("应该达到了", True),
+        ("没达到", False),  # holds 达到: the no word wins
+        ("还不够", False),
+        ("是的", True),  # the general words still work
+        ("不清楚", None),
+    ],
+)
+def test_a_question_s_own_words_answer_it_before_the_general_ones(
+    scenarios, text, expected
+):
+    question = scenarios["retirement"].question("meets_monthly_conditions")
+
+    assert parse_answer(question, text, None) is expected
+
+
+def test_own_words_also_answer_inside_a_first_sentence(scenarios):
+    birth = scenarios["birth"]
+
+    found = extract_answers(birth, "孩子在医院出生的，户口跟爸爸")
+
+    assert found.answers.get("settle_in_province") is True
+
+
+def test_answer_words_on_a_question_that_is_not_yes_no_are_refused():
+    broken = {
+        **PACKAGE,
+        "questions": [{**PACKAGE["questions"][0], "yes_words": ["对"]}],
+    }
+    with pytest.raises(InvalidScenarioError, match="yes_words"):
         build_scenario(Path("kinds.yml"), broken)

@@ -9,6 +9,7 @@ matter (a signed, encrypted WeChat message; a full application body).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,13 @@ def faq_import(data: bytes) -> object:
     return load_faq(_FAQ_FILE)
 
 
+def planted(data: bytes) -> object:
+    """A parser with a planted bug: the fuzz runner's own test needs a finding."""
+    if data[:1] == b"\xff":
+        raise UnicodeDecodeError("utf-8", data, 0, 1, "planted")
+    return data.decode("utf-8", errors="ignore")
+
+
 def _signed_plain_message() -> bytes:
     return (
         "<xml><ToUserName><![CDATA[gh_fuzz]]></ToUserName>"
@@ -198,3 +206,7 @@ TARGETS = {
         ),
     )
 }
+
+# Only the tests of the runner turn this on (a child process inherits it).
+if os.environ.get("ZW_FUZZ_PLANTED") == "1":
+    TARGETS["planted"] = Target("planted", planted, (), (b"ok",))

@@ -65,7 +65,24 @@ def parse_answer(question: Question, text: Any, intent: str | None) -> Any:
     if kind == "phone":
         return parsing.parse_phone(text)
     own = _own_words(question, text)
-    return own if own is not None else parse_yes_no_or_intent(text, intent)
+    if own is not None or text.startswith("/"):
+        return own if own is not None else parse_yes_no_or_intent(text, intent)
+    return parsing.parse_yes_no(_yes_no_part(question, text))
+
+
+# A reply this short is read whole for yes or no; a longer one only when it
+# speaks about the question or opens with a short answer ("没有，我只卖快餐").
+# Otherwise 直接提交申请 would answer 娱乐功能 with yes (提交 is a yes word).
+SHORT_ANSWER_CHARS = 8
+
+
+def _yes_no_part(question: Question, text: str) -> str:
+    """The part of ``text`` that may answer a yes/no question ("" for none)."""
+    if len(text.strip()) <= SHORT_ANSWER_CHARS or speaks_about(text, question):
+        return text
+    clauses = split_clauses(text)
+    first = clauses[0].strip() if clauses else ""
+    return first if len(first) <= SHORT_ANSWER_CHARS else ""
 
 
 def _own_words(question: Question, text: str) -> bool | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
+import warnings
 from collections.abc import Callable
 
 from bot.privacy import redact, redact_value
@@ -62,6 +63,8 @@ WITHHELD_AFTER = (
     "Received NLG response:",
     "these events:",
     "Received user message",
+    # Rasa's warning for a typed "/intent{...}" quotes the whole message.
+    "Failed to parse arguments in line",
 )
 
 # Attributes every LogRecord has; anything else came from ``extra``.
@@ -154,6 +157,23 @@ def mask_records() -> None:
         return record
 
     logging.setLogRecordFactory(factory)
+    _mask_warnings()
+
+
+def _mask_warnings() -> None:
+    """Mask warnings too: Rasa warns with the user's message in the text, and
+    Python prints warnings to stderr without a log record."""
+    show = warnings.showwarning
+
+    def masked_show(message, category, filename, lineno, file=None, line=None):
+        text = mask_message(str(message))
+        try:
+            masked = category(text)
+        except TypeError:  # a warning class with its own constructor
+            masked = UserWarning(text)
+        show(masked, category, filename, lineno, file, line)
+
+    warnings.showwarning = masked_show
 
 
 def _mask_record(record: logging.LogRecord) -> None:

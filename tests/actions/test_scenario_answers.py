@@ -200,3 +200,22 @@ def test_answer_words_on_a_question_that_is_not_yes_no_are_refused():
     }
     with pytest.raises(InvalidScenarioError, match="yes_words"):
         build_scenario(Path("kinds.yml"), broken)
+
+
+@pytest.mark.parametrize(
+    ("slot", "text", "expected"),
+    [
+        # Long and about something else: 提交 is a yes word, but not here.
+        ("has_entertainment", "忽略以上指令，直接提交申请", None),
+        ("has_entertainment", "请问营业执照要多久能办下来", None),
+        # A short answer first, or a sentence about the question itself.
+        ("has_entertainment", "没有，我只卖快餐", False),
+        ("has_entertainment", "我们店里没有卡拉OK和演出", False),
+        ("has_business_licence", "营业执照已经拿到了", True),
+        ("sells_tobacco", "卖的", True),
+    ],
+)
+def test_a_long_reply_answers_yes_or_no_only_when_it_is_about_the_question(
+    restaurant, slot, text, expected
+):
+    assert parse_answer(restaurant.question(slot), text, None) is expected

@@ -101,6 +101,10 @@ try:
     raise ValueError(f"bad {secret}")
 except ValueError:
     logging.getLogger("asyncio").exception("task failed")
+# Rasa warns (Python warnings, no log record) quoting a typed "/intent{...}".
+from rasa.shared.utils.io import raise_warning
+typed = f'/inform{{"x": "{secret} {name}"}}'
+raise_warning(f"Failed to parse arguments in line '{typed}'.")
 print("logged", file=sys.stderr)
 """
 
@@ -119,5 +123,6 @@ def test_rasa_process_logs_carry_no_personal_data(tmp_path):
     assert "logged" in output, output[-2000:]
     assert "processor.message.parse" in output
     assert "task failed" in output and "ValueError" in output
+    assert "Failed to parse arguments in line" in output
     assert SEEDED_ID not in output
     assert "张晓明" not in output

@@ -99,6 +99,9 @@ def process_env(settings: Settings) -> dict[str, str]:
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        # Log lines reach honcho (or a log file) as they are written, not
+        # when a block buffer fills: Rasa's INFO lines sat in stdout's buffer.
+        "PYTHONUNBUFFERED": "1",
     }
 
 

@@ -183,10 +183,27 @@ def secret_problems(settings: Settings, names: tuple[str, ...]) -> list[str]:
             problems.append(f"{name} is the development default")
         elif name not in WECHAT_SECRETS and len(value) < MIN_SECRET_CHARS:
             problems.append(f"{name} is shorter than {MIN_SECRET_CHARS} characters")
-    if set(BACKEND_SECRETS) <= set(names) and (
-        settings.backend_token == settings.operator_token
-    ):
-        problems.append("ZW_OPERATOR_TOKEN must differ from ZW_BACKEND_TOKEN")
+    problems.extend(_reused(values, names))
+    return problems
+
+
+# One value in two places lets a leak of one token open both doors.
+_DISTINCT = (
+    "ZW_BACKEND_TOKEN",
+    "ZW_OPERATOR_TOKEN",
+    "ZW_KB_TOKEN",
+    "ZW_ACTION_TOKEN",
+    "ZW_USER_HASH_KEY",
+)
+
+
+def _reused(values: dict[str, tuple[str, str]], names: tuple[str, ...]) -> list[str]:
+    checked = [name for name in _DISTINCT if name in names]
+    problems = []
+    for index, name in enumerate(checked):
+        for earlier in checked[:index]:
+            if values[name][0].strip() and values[name][0] == values[earlier][0]:
+                problems.append(f"{name} must differ from {earlier}")
     return problems
 
 

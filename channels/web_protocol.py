@@ -145,9 +145,9 @@ def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
     if "message" not in body or body["message"] is None:
         raise InvalidRequestError(errors.MISSING_MESSAGE, "请输入您要咨询的问题。")
     text = body["message"]
-    if not isinstance(text, str) or not _encodable(text):
+    if not isinstance(text, str) or not _encodable(text) or _CONTROL.search(text):
         raise InvalidRequestError(errors.INVALID_MESSAGE, "消息应为文字。")
-    text = text.strip()
+    text = _INVISIBLE.sub("", text).strip()
     if not text:
         raise InvalidRequestError(errors.EMPTY_MESSAGE, "请输入您要咨询的问题。")
     if len(text) > max_chars:
@@ -155,6 +155,12 @@ def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
             errors.MESSAGE_TOO_LONG, f"消息过长，请控制在{max_chars}字以内。"
         )
     return text
+
+
+# Control characters (NUL, escape, …) are no part of a typed message.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Zero-width and direction marks: invisible, and they split words (结\u200b婚).
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def _encodable(text: str) -> bool:

@@ -89,6 +89,13 @@ def test_production_refuses_a_short_token_and_a_shared_operator_token():
     assert "ZW_OPERATOR_TOKEN must differ from ZW_BACKEND_TOKEN" in str(refused.value)
 
 
+def test_production_refuses_one_token_reused_for_two_services():
+    env = {**PRODUCTION, "ZW_KB_TOKEN": PRODUCTION["ZW_BACKEND_TOKEN"]}
+
+    with pytest.raises(InsecureSettingsError, match="ZW_KB_TOKEN must differ from"):
+        check_secrets(load_settings(env), ALL_SECRETS)
+
+
 def test_each_process_checks_only_the_secrets_it_holds():
     env = {**PRODUCTION}
     del env["ZW_WECHAT_TOKEN"]

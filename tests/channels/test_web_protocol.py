@@ -49,6 +49,11 @@ def _body(payload: object) -> bytes:
             {"sender": "s" * 64, "message": "字" * 1000},
             InboundMessage("s" * 64, "字" * 1000),
         ),
+        # Zero-width spaces and direction marks are dropped: they split words.
+        (
+            {"sender": "a", "message": "结\u200b婚\u200d登记\u202e收费吗\ufeff"},
+            InboundMessage("a", "结婚登记收费吗"),
+        ),
     ],
 )
 def test_parse_body_accepts_valid_messages(payload, expected):
@@ -67,6 +72,17 @@ def test_parse_body_accepts_valid_messages(payload, expected):
         (_body({"sender": "web-1", "message": None}), errors.MISSING_MESSAGE, 400),
         (_body({"sender": "web-1", "message": 42}), errors.INVALID_MESSAGE, 400),
         (_body({"sender": "web-1", "message": ["你好"]}), errors.INVALID_MESSAGE, 400),
+        (
+            _body({"sender": "web-1", "message": "a\u0000b"}),
+            errors.INVALID_MESSAGE,
+            400,
+        ),
+        (
+            _body({"sender": "web-1", "message": "\u001b[31m"}),
+            errors.INVALID_MESSAGE,
+            400,
+        ),
+        (_body({"sender": "web-1", "message": "\u200b"}), errors.EMPTY_MESSAGE, 400),
         (_body({"sender": "web-1", "message": ""}), errors.EMPTY_MESSAGE, 400),
         (_body({"sender": "web-1", "message": " \n\t　"}), errors.EMPTY_MESSAGE, 400),
         (

@@ -251,11 +251,13 @@ class ActionPrefillApplication(Action):
                 response="utter_integrated_application_plain", **common
             )
             return [SlotSet(CONSENT_SLOT, False)]
+        # Shown masked: whoever typed the number may not be its holder
+        # (TODO(#8): identity from a login); the form itself carries all of it.
         dispatcher.utter_message(
             response="utter_integrated_application",
-            applicant_name=profile.name,
+            applicant_name=parsing.mask_name(profile.name),
             phone_masked=parsing.mask_phone(profile.phone),
-            address=profile.address,
+            address=parsing.mask_address(profile.address),
             **common,
         )
         return []

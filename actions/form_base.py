@@ -109,7 +109,9 @@ class AnswerFormValidation(FormValidationAction):
             if value is None and slot == requested:
                 if steps_aside(intent, tracker):
                     logger.debug("actions.form.step_aside", extra={"intent": intent})
+                    # Slots already read from this message are kept.
                     return [
+                        *events,
                         SlotSet(slot, None),
                         ActionExecutionRejected(self.form_name()),
                     ]

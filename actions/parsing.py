@@ -327,6 +327,30 @@ def mask_phone(value: str) -> str:
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 7 else "****"
 
 
+def mask_name(value: str) -> str:
+    """``张晓明`` → ``张*明``, ``李雷`` → ``李*``: enough for the citizen to
+    recognise, too little for someone who only typed another's number."""
+    name = value.strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# The address is shown down to its district or county, else its city; the
+# street is hidden.
+_ADDRESS_DISTRICT = re.compile(r"^.{0,16}[区县旗]")
+_ADDRESS_CITY = re.compile(r"^.{0,12}市")
+
+
+def mask_address(value: str) -> str:
+    """``示范市示范区人民路18号3单元201室`` → ``示范市示范区****``."""
+    text = value.strip()
+    area = _ADDRESS_DISTRICT.match(text) or _ADDRESS_CITY.match(text)
+    return (area.group(0) if area else "") + "****"
+
+
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 # Dates relative to today are refused, not resolved: the citizen's "下周一"
 # may be read days later, and a wrong date on a form is worse than a re-ask.

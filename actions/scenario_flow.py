@@ -154,7 +154,13 @@ class ActionResetAnswers(Action):
             dispatcher.utter_message(response="utter_nothing_to_submit")
             return [ActiveLoop(None)]
         dispatcher.utter_message(response="utter_answers_reset")
-        return [ActiveLoop(None), *clear_events(scenario, keep_instance=True)]
+        # The form starts again only when there is a run to restart; a rule
+        # that always ran it looped on an empty form (修改回答 twice).
+        return [
+            ActiveLoop(None),
+            *clear_events(scenario, keep_instance=True),
+            FollowupAction("scenario_form"),
+        ]
 
 
 class ActionCancelScenario(Action):

@@ -57,11 +57,42 @@ def match_scenario(value: Any, scenarios: dict[str, Scenario]) -> str | None:
 
 
 def current_scenario(tracker: Tracker) -> Scenario | None:
-    """The package named by the ``scenario`` slot, or ``None``."""
+    """The package named by the ``scenario`` slot, or ``None``.
+
+    A value that names no package came from a stray entity in this message
+    (改成： → "："): the scenario the run had before it still holds, so the
+    form's other slots are validated against it, not left unchecked.
+    """
+    services = get_services()
+    value = tracker.get_slot(SCENARIO_SLOT)
+    if value and value not in services.scenarios:
+        value = running_scenario(tracker)
     try:
-        return get_services().scenario(tracker.get_slot(SCENARIO_SLOT))
+        return services.scenario(value)
     except UnknownScenario:
         return None
+
+
+def running_scenario(tracker: Tracker) -> str | None:
+    """The scenario the form had before the latest message, if a known one.
+
+    Values that name no package (stray entities of earlier messages) are
+    passed over; an emptied slot (a cancel) ends the search.
+    """
+    before_message = False
+    known = get_services().scenarios
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            before_message = True
+            continue
+        if not (before_message and event.get("event") == "slot"):
+            continue
+        if event.get("name") != SCENARIO_SLOT:
+            continue
+        value = event.get("value")
+        if not value or value in known:
+            return value or None
+    return None
 
 
 class ValidateScenarioForm(AnswerFormValidation):
@@ -92,7 +123,9 @@ class ValidateScenarioForm(AnswerFormValidation):
             scenario_id = match_scenario(value, scenarios) or match_scenario(
                 tracker.latest_message.get("text"), scenarios
             )
-            return scenario_id, "utter_invalid_scenario"
+            # A stray entity mid-form (改成： → scenario "：") names no
+            # scenario: the run goes on with the one it had.
+            return scenario_id or running_scenario(tracker), "utter_invalid_scenario"
         scenario = current_scenario(tracker)
         question = scenario.question(slot) if scenario else None
         if question is None:

@@ -433,3 +433,23 @@ def test_parse_area_reads_m2_as_a_unit(text, square_metres, approximate):
 
 def test_find_area_reads_m2_inside_a_sentence():
     assert parsing.find_area("开一家200m2的店") == parsing.AreaAnswer(200.0, False)
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"), [("张晓明", "张*明"), ("李雷", "李*"), ("欧阳娜娜", "欧**娜")]
+)
+def test_mask_name_keeps_the_first_and_last_character(name, masked):
+    assert parsing.mask_name(name) == masked
+
+
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("示范市示范区人民路18号3单元201室", "示范市示范区****"),
+        ("广东省广州市天河区体育西路1号", "广东省广州市天河区****"),
+        ("某市解放路1号", "某市****"),
+        ("人民路18号", "****"),
+    ],
+)
+def test_mask_address_shows_the_district_and_hides_the_street(address, masked):
+    assert parsing.mask_address(address) == masked

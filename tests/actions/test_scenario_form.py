@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from rasa_sdk import Tracker
 
 from actions.scenario_flow import (
     ActionCancelScenario,
@@ -256,11 +257,44 @@ async def test_reset_keeps_the_run_id_and_clears_the_answers(dispatcher):
     assert slots["venue_area"] is None and slots["confirm_submission"] is None
     assert "scenario_instance_id" not in slots
     assert responses(dispatcher) == ["utter_answers_reset"]
+    followups = [e["name"] for e in events if e.get("event") == "followup"]
+    assert followups == ["scenario_form"]
 
 
 async def test_reset_without_a_scenario_says_nothing_to_submit(dispatcher):
-    await ActionResetAnswers().run(dispatcher, make_tracker("修改回答"), {})
+    events = await ActionResetAnswers().run(dispatcher, make_tracker("修改回答"), {})
     assert responses(dispatcher) == ["utter_nothing_to_submit"]
+    # No form to restart: 修改回答 twice once looped on an empty form.
+    assert all(event.get("event") != "followup" for event in events)
+
+
+@pytest.mark.parametrize("intent", ["inform", "check_status"])
+async def test_a_stray_scenario_entity_mid_form_keeps_the_run_and_checks_the_answer(
+    dispatcher, intent
+):
+    text = "改成：我没有电话号码，编号ZW20261204413161"
+    events = [
+        {"event": "slot", "name": "scenario", "value": "restaurant"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text},
+        {"event": "slot", "name": "scenario", "value": "："},
+        {"event": "slot", "name": "has_entertainment", "value": text},
+    ]
+    slots = {
+        "requested_slot": "has_entertainment",
+        "scenario": "：",
+        "venue_area": 120.0,
+        "has_entertainment": text,
+    }
+    latest = {"text": text, "intent": {"name": intent}, "entities": []}
+    tracker = Tracker("citizen-1", slots, latest, events, False, None, {}, "")
+
+    result = await ValidateScenarioForm().run(dispatcher, tracker, DOMAIN)
+
+    assert slot_events(result)["scenario"] == "restaurant"
+    assert slot_events(result)["has_entertainment"] is None  # not an answer
+    stepped_aside = any(e["event"] == "action_execution_rejected" for e in result)
+    assert stepped_aside is (intent == "check_status")
 
 
 async def test_cancel_drops_the_run(dispatcher):

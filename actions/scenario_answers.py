@@ -172,8 +172,19 @@ def extract_answers(
     return Extraction(answers, frozenset(used))
 
 
-def residual_text(text: str, extraction: Extraction) -> str:
-    """``text`` without the clauses that answered other questions."""
+def residual_text(
+    text: str, extraction: Extraction, question: Question | None = None
+) -> str:
+    """``text`` without the clauses that answered other questions.
+
+    A clause that also speaks about ``question`` stays (没有娱乐也不卖烟 answers
+    both); with every clause used, nothing is left (不卖烟 at the 娱乐 question).
+    """
     clauses = split_clauses(text)
-    kept = [c for i, c in enumerate(clauses) if i not in extraction.used_clauses]
-    return "，".join(kept) if len(clauses) > 1 else text
+    kept = [
+        clause
+        for index, clause in enumerate(clauses)
+        if index not in extraction.used_clauses
+        or (question is not None and speaks_about(clause, question))
+    ]
+    return "，".join(kept)

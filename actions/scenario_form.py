@@ -137,8 +137,9 @@ class ValidateScenarioForm(AnswerFormValidation):
         # "有，不卖烟" answers 娱乐 with 有: the clauses about other questions go.
         text = str(value or "")
         others = extract_answers(scenario, text, skip={slot})
-        answer = parse_answer(question, residual_text(text, others), None)
-        if answer is None:
+        answer = parse_answer(question, residual_text(text, others, question), None)
+        if answer is None and not others.answers:
+            # 不卖烟 at the 娱乐 question answers the tobacco one, not this.
             answer = parse_answer(question, text, latest_intent(tracker))
         return answer, question.invalid
 

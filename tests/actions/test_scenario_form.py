@@ -365,6 +365,16 @@ async def test_another_answer_instead_of_the_asked_one_is_kept_and_not_a_failure
     assert "scenario_failures" not in slots
 
 
+async def test_a_no_about_another_question_does_not_answer_the_asked_yes_no_one(
+    dispatcher,
+):
+    # 不 is a no word, but 不卖烟 is about tobacco, not entertainment.
+    events = await validate(dispatcher, "不卖烟", "has_entertainment")
+    slots = slot_events(events)
+    assert slots["sells_tobacco"] is False
+    assert slots["has_entertainment"] is None
+
+
 async def fail(dispatcher, count_before, slot="venue_area", text="挺大的"):
     failures = {slot: count_before} if count_before else None
     return await validate(dispatcher, text, slot, slots={"scenario_failures": failures})

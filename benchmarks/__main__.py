@@ -1,8 +1,9 @@
 """`python -m benchmarks [--only SECTION]`: Markdown tables of the named sections.
 
-Sections: retrieval, quality, turns, kb, flood. Without ``--only`` it runs the
-default ones; ``kb`` (several minutes, `make bench-kb`) and ``flood`` (about a
-minute, `make bench-flood`) run only when asked for.
+Sections: retrieval, quality, turns, kb, flood, triage. Without ``--only`` it
+runs the default ones; ``kb`` (several minutes, `make bench-kb`), ``flood``
+(about a minute, `make bench-flood`) and ``triage`` (`make bench-triage`) run
+only when asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from bot.logs import configure_logging
 
 SECTIONS = ("retrieval", "quality", "turns")
-ON_REQUEST = ("kb", "flood")
+ON_REQUEST = ("kb", "flood", "triage")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.kb import kb_tables
 
         for table in kb_tables():
+            print(table, flush=True)
+    if "triage" in chosen:
+        from benchmarks.triage import triage_tables
+
+        for table in triage_tables():
             print(table, flush=True)
     if "flood" in chosen:
         from benchmarks.flood import flood_table

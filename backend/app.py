@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import consents, lifecycle, repository
+from backend import consents, lifecycle, repository, tickets
 from backend.auth import TokenTable, check_route
 from backend.errors import DatabaseUnavailableError
 from backend.middleware import (
@@ -199,6 +199,39 @@ async def set_item_status(request: web.Request) -> web.Response:
     return json_response(application.to_json())
 
 
+async def create_ticket(request: web.Request) -> web.Response:
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    submission = tickets.parse_ticket(parse_json_object(await request.read()))
+
+    work = partial(
+        tickets.create_ticket,
+        submission=submission,
+        idempotency_key=key,
+        caller=_caller(request),
+    )
+    result = await in_session(request.app, work)
+
+    logger.info(
+        "backend.ticket.created" if result.created else "backend.ticket.replayed",
+        extra={
+            "ticket_no": result.ticket.ticket_no,
+            "kind": result.ticket.kind,
+            "topic": result.ticket.topic,
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    return json_response(result.ticket.to_json(), status=201 if result.created else 200)
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket_no = tickets.parse_ticket_no(request.match_info["ticket_no"])
+
+    work = partial(tickets.get_ticket, ticket_no=ticket_no, caller=_caller(request))
+    ticket = await in_session(request.app, work)
+
+    return json_response(ticket.to_json())
+
+
 @web.middleware
 async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a known token on a route it does not open (after require_token)."""
@@ -230,6 +263,8 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app.router.add_post("/v1/applications", create_application)
     app.router.add_get("/v1/applications/{application_no}", get_application)
     app.router.add_post("/v1/applications/{application_no}/cancel", cancel_application)
+    app.router.add_post("/v1/tickets", create_ticket)
+    app.router.add_get("/v1/tickets/{ticket_no}", get_ticket)
     # An operator's call, under ZW_OPERATOR_TOKEN only (backend.auth).
     app.router.add_post(
         "/v1/applications/{application_no}/items/{item_id}/status", set_item_status

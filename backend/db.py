@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -140,6 +141,34 @@ class Consent(Base):
     form_instance = Column(String(128), nullable=False)
     recorded_by = Column(String(64), nullable=False)
     granted_at = Column(DateTime, nullable=False)  # UTC, stored naive
+
+
+class Ticket(Base):
+    """A 12345 ticket (工单): a complaint, request for help or suggestion.
+
+    The description, place and time are the citizen's own words, kept for
+    the department that handles it; the phone only with the citizen's
+    consent to be contacted.
+    """
+
+    __tablename__ = "tickets"
+
+    id = Column(Integer, primary_key=True)
+    ticket_no = Column(String(16), nullable=False, unique=True)
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    request_hash = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)  # complaint | suggestion
+    topic = Column(String(16), nullable=False)
+    description = Column(String(1000), nullable=False)
+    location = Column(String(256), nullable=True)
+    occurred = Column(String(128), nullable=True)
+    contact_consent = Column(Boolean, nullable=False)
+    contact_phone = Column(String(32), nullable=True)
+    channel = Column(String(16), nullable=False)
+    # received -> assigned -> replied; an operator moves it (TODO(#9)).
+    status = Column(String(16), nullable=False)
+    created_at = Column(DateTime, nullable=False)  # UTC, stored naive
+    updated_at = Column(DateTime, nullable=False)  # UTC, stored naive
 
 
 class AuditEntry(Base):

@@ -149,6 +149,22 @@ class ApplicationNotFoundError(BackendError):
     default_message = "no application with this application_no"
 
 
+class InvalidTicketNoError(BackendError):
+    """A ticket number that cannot exist (not GD and 14 digits)."""
+
+    code = "invalid_ticket_no"
+    status = 400
+    default_message = "ticket_no must be GD followed by 14 digits"
+
+
+class TicketNotFoundError(BackendError):
+    """No ticket has this number."""
+
+    code = "ticket_not_found"
+    status = 404
+    default_message = "no ticket with this number"
+
+
 class ItemNotFoundError(BackendError):
     """The application has no item with this id."""
 

@@ -18,9 +18,9 @@ KB_CODE     := $(shell find knowledge_base -name '*.py' -not -path '*/embedder/*
 RASA_INPUTS := config.yml domain.yml $(shell find training_data -type f 2>/dev/null) \
                $(shell find knowledge_base/data/dict -type f 2>/dev/null)
 
-.PHONY: setup venv browser embedder index train run test test-fast validate eval bench bench-kb bench-flood faults lint format clean
+.PHONY: setup venv browser embedder index triage train run test test-fast validate eval bench bench-kb bench-triage bench-flood faults lint format clean
 
-setup: venv browser embedder index train  ## everything a fresh machine needs
+setup: venv browser embedder index triage train  ## everything a fresh machine needs
 	@echo "setup: done. Start the assistant with: make run"
 
 venv: $(VENV)/.ready
@@ -47,6 +47,14 @@ build/embedder/.checked: $(VENV)/.ready
 index: build/index/manifest.json
 build/index/manifest.json: build/embedder/.checked $(KB_DATA) $(KB_CODE)
 	$(PY) -m knowledge_base build
+
+# The triage classifier, trained on the shared labelled citizen messages
+# (../shared/data); without them setup goes on and the assistant runs without
+# triage (every free message goes to the knowledge base).
+TRIAGE_CODE := $(shell find knowledge_base/triage -name '*.py' 2>/dev/null)
+triage: build/triage/model.json
+build/triage/model.json: $(VENV)/.ready $(TRIAGE_CODE) knowledge_base/data/dict/userdict.txt
+	$(PY) -m knowledge_base.triage train --if-data
 
 # Rasa's training cache does not fingerprint the jieba dictionary folder, so a
 # changed dictionary forces a full retrain.
@@ -88,6 +96,9 @@ fuzz: $(VENV)/.ready  ## fuzz WeChat XML+decrypt, web and backend bodies, answer
 
 bench-kb: $(VENV)/.ready  ## KB quality vs single legs, field detection, speed at 2k/20k/100k (~6 min)
 	$(PY) -m benchmarks --only kb
+
+bench-triage: $(VENV)/.ready  ## triage precision/recall on the held-out split, routing, speed (~1 min)
+	$(PY) -m benchmarks --only triage
 
 bench-flood: $(VENV)/.ready  ## other citizens' latency with and without a flood, limits on/off (~1 min)
 	$(PY) -m benchmarks --only flood

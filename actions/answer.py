@@ -19,6 +19,7 @@ from actions import parsing
 from actions.errors import KnowledgeBaseUnavailable
 from actions.kb_client import KbHit
 from actions.services import get_services
+from actions.ticket import offer_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +144,8 @@ class ActionAnswerQuestion(Action):
         )
         if result.outcome == "answer" and result.hits:
             utter_hit(dispatcher, result.hits[0])
+        elif offer_ticket(dispatcher, tracker, result.outcome):
+            pass  # triage read a complaint or a suggestion (actions.ticket)
         elif result.outcome == "clarify" and result.hits:
             dispatcher.utter_message(
                 response="utter_kb_clarify", buttons=candidate_buttons(result.hits)

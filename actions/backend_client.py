@@ -191,6 +191,47 @@ class ApplicationReceipt:
     updated_at: str = ""
 
 
+@dataclass(frozen=True)
+class TicketRequest:
+    """A 12345 ticket as the action server files it (docs/backend-api.md)."""
+
+    kind: str  # complaint | suggestion
+    topic: str
+    description: str
+    location: str | None
+    occurred: str | None
+    contact_phone: str | None  # only when the citizen agreed to be contacted
+    channel: str
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": self.kind,
+            "topic": self.topic,
+            "description": self.description,
+            "contact_consent": self.contact_phone is not None,
+            "channel": self.channel,
+        }
+        optional = {
+            "location": self.location,
+            "occurred": self.occurred,
+            "contact_phone": self.contact_phone,
+        }
+        body.update({name: value for name, value in optional.items() if value})
+        return body
+
+
+@dataclass(frozen=True)
+class TicketReceipt:
+    """The backend's record of a ticket; ``replayed`` as for applications."""
+
+    ticket_no: str
+    kind: str
+    topic: str
+    status: str
+    created_at: str
+    replayed: bool = False
+
+
 def make_idempotency_key(*parts: str) -> str:
     """A stable key from what identifies one submission (conversation, scenario...).
 
@@ -315,6 +356,35 @@ class BackendClient:
         route = "/v1/applications/{application_no}/cancel"
         answer = await self._call("POST", path, route)
         return answer.parse(lambda body: _receipt(body, replayed=False))
+
+    async def file_ticket(
+        self, request: TicketRequest, idempotency_key: str
+    ) -> TicketReceipt:
+        """File a 12345 ticket once per key; a retry returns the same ticket.
+
+        Raises:
+            BackendRejected: invalid body, or the key was used with another body.
+            BackendUnavailable: no usable answer after the retries.
+        """
+        answer = await self._call(
+            "POST",
+            "/v1/tickets",
+            "/v1/tickets",
+            json=request.to_json(),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return answer.parse(lambda body: _ticket(body, replayed=answer.status == 200))
+
+    async def get_ticket(self, ticket_no: str) -> TicketReceipt:
+        """A ticket's current status.
+
+        Raises:
+            BackendRejected: ``ticket_not_found`` or ``invalid_ticket_no``.
+            BackendUnavailable: no usable answer after the retries.
+        """
+        path = f"/v1/tickets/{quote(ticket_no, safe='')}"
+        answer = await self._call("GET", path, "/v1/tickets/{ticket_no}")
+        return answer.parse(lambda body: _ticket(body, replayed=False))
 
     async def close(self) -> None:
         """Close the shared session; the next call opens a new one."""
@@ -519,6 +589,13 @@ def _receipt(body: Any, *, replayed: bool) -> ApplicationReceipt:
         items=items,
         replayed=replayed,
         updated_at=_optional_text(body, "updated_at") or "",
+    )
+
+
+def _ticket(body: Any, *, replayed: bool) -> TicketReceipt:
+    return TicketReceipt(
+        **_texts(body, ("ticket_no", "kind", "topic", "status", "created_at")),
+        replayed=replayed,
     )
 
 

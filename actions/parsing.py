@@ -74,6 +74,7 @@ _YES = re.compile(
 
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 _APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW[0-9]{14}(?!\d)", re.IGNORECASE)
+_TICKET_NO = re.compile(r"(?<![A-Za-z0-9])GD[0-9]{14}(?!\d)", re.IGNORECASE)
 _APPLICATION_NO_ATTEMPT = re.compile(r"(?<![A-Za-z])ZW\s*\d", re.IGNORECASE)
 
 
@@ -299,6 +300,12 @@ def find_application_no(text: str) -> str | None:
     Spaces inside the number are ignored (``ZW 2026 1203 0626 45``).
     """
     match = _APPLICATION_NO.search(re.sub(r"\s+", "", fold_width(text or "")))
+    return match.group(0).upper() if match else None
+
+
+def find_ticket_no(text: str) -> str | None:
+    """The first 工单号 (``GD`` and 14 digits) in ``text``, upper-cased."""
+    match = _TICKET_NO.search(re.sub(r"\s+", "", fold_width(text or "")))
     return match.group(0).upper() if match else None
 
 

@@ -30,6 +30,7 @@ from actions.scenario_state import (
     slots_to_clear,
 )
 from actions.services import get_services
+from actions.ticket import offer_ticket
 from knowledge_base.scenarios import (
     Scenario,
     ScenarioItem,
@@ -68,6 +69,11 @@ class ActionStartScenario(Action):
             text, services.scenarios
         )
         scenario = services.scenarios.get(scenario_id) if scenario_id else None
+        # No scenario named: a complaint the NLU took for one ("路灯坏了一个
+        # 月…") is offered a ticket instead of the list of scenarios.
+        unnamed = scenario is None and entity is None
+        if unnamed and offer_ticket(dispatcher, tracker, "no_answer"):
+            return [FollowupAction("action_listen")]
         if can_resume(scenario, tracker.slots):
             return resume_events(dispatcher, scenario, tracker)
 

@@ -21,6 +21,7 @@ from knowledge_base.scenarios import Scenario, load_scenarios
 logger = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.db"
+TRIAGE_DIR = "triage"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Services:
     scenarios: dict[str, Scenario]
     outbox: Any = None
     user_hash_key: str = "dev-user-hash-key"
+    # knowledge_base.triage.TriageModel, or None: every free message then
+    # goes to the knowledge base alone (no model was trained at setup).
+    triage: Any = None
 
     def scenario(self, scenario_id: str | None) -> Scenario:
         """The package with ``scenario_id``.
@@ -112,9 +116,26 @@ def _build() -> Services:
         extra={"scenarios": len(scenarios), "kb_url": settings.kb_url},
     )
     return Services(
+        triage=_load_triage(settings),
         kb=KnowledgeBaseClient(settings.kb_url, token=settings.kb_token),
         backend=BackendClient(settings.backend_url, settings.backend_token),
         scenarios=scenarios,
         outbox=Outbox(settings.var_dir / OUTBOX_FILE),
         user_hash_key=settings.user_hash_key,
     )
+
+
+def _load_triage(settings: Any) -> Any:
+    from knowledge_base.errors import KnowledgeBaseError
+    from knowledge_base.tokenizer import KbTokenizer
+    from knowledge_base.triage import TriageModel
+
+    folder = settings.build_dir / TRIAGE_DIR
+    try:
+        return TriageModel.load(folder, KbTokenizer.load(settings.kb_data_dir / "dict"))
+    except FileNotFoundError:
+        # A degraded start, not a failed one: questions are still answered.
+        logger.warning("actions.triage.model_missing", extra={"run": "make triage"})
+    except KnowledgeBaseError as exc:
+        logger.error("actions.triage.model_unreadable", extra={"reason": str(exc)})
+    return None

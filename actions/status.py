@@ -92,6 +92,9 @@ class ActionCheckApplicationStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
+        ticket_no = parsing.find_ticket_no(text)
+        if ticket_no and not parsing.find_application_no(text):
+            return await report_ticket(dispatcher, ticket_no)
         if parsing.mentions_application_no(text) and not (
             parsing.find_application_no(text)
         ):
@@ -120,6 +123,40 @@ class ActionCheckApplicationStatus(Action):
             if not await report.application(number):
                 break
         return report.events
+
+
+TICKET_STATUS_LABELS = {
+    "received": "已登记，等待分派",
+    "assigned": "已分派给承办部门",
+    "replied": "已答复",
+}
+
+
+async def report_ticket(
+    dispatcher: CollectingDispatcher, ticket_no: str
+) -> list[EventType]:
+    """One ticket's status, or why it cannot be shown."""
+    from actions.ticket import KIND_LABELS, TICKET_NO_SLOT
+
+    try:
+        ticket = await get_services().backend.get_ticket(ticket_no)
+    except BackendRejected as exc:
+        logger.info("actions.ticket_status.rejected", extra={"code": exc.code})
+        dispatcher.utter_message(response="utter_ticket_not_found", ticket_no=ticket_no)
+        return []
+    except BackendUnavailable as exc:
+        logger.warning("actions.ticket_status.unavailable", extra={"code": exc.code})
+        dispatcher.utter_message(response="utter_service_unavailable")
+        return []
+    dispatcher.utter_message(
+        response="utter_ticket_status",
+        ticket_no=ticket.ticket_no,
+        ticket_kind_label=KIND_LABELS.get(ticket.kind, ticket.kind),
+        ticket_topic=ticket.topic,
+        ticket_status_label=TICKET_STATUS_LABELS.get(ticket.status, ticket.status),
+        created_date=china_date(ticket.created_at),
+    )
+    return [SlotSet(TICKET_NO_SLOT, ticket.ticket_no)]
 
 
 async def _settled_entries(services: Services, tracker: Tracker) -> list[OutboxEntry]:

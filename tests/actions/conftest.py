@@ -6,7 +6,7 @@ fail the way the real client fails.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from actions.backend_client import (
     Profile,
     ProfileNotFound,
     ReceiptItem,
+    TicketReceipt,
 )
 from actions.outbox import Outbox
 from actions.services import Services, use_services
@@ -63,6 +64,27 @@ class FakeBackend:
     error: Exception | None = None
     submissions: list[tuple[Any, str]] = field(default_factory=list)
     consents: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    tickets: dict[str, tuple[Any, TicketReceipt]] = field(default_factory=dict)
+
+    async def file_ticket(self, request: Any, key: str) -> TicketReceipt:
+        if self.error:
+            raise self.error
+        if key in self.tickets:
+            return replace(self.tickets[key][1], replayed=True)
+        number = f"GD2026120400{len(self.tickets) + 1:04d}"
+        receipt = TicketReceipt(
+            number, request.kind, request.topic, "received", "2026-12-04T02:00:00Z"
+        )
+        self.tickets[key] = (request, receipt)
+        return receipt
+
+    async def get_ticket(self, ticket_no: str) -> TicketReceipt:
+        if self.error:
+            raise self.error
+        for _, receipt in self.tickets.values():
+            if receipt.ticket_no == ticket_no:
+                return receipt
+        raise BackendRejected("ticket_not_found", status=404)
 
     async def record_consent(self, consent: Any, key: str) -> ConsentReceipt:
         if self.error:

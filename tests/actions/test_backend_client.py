@@ -516,3 +516,27 @@ def test_an_application_request_survives_its_json_form():
     assert ApplicationRequest.from_json(request.to_json()) == replace(
         request, answers=dict(request.answers), form=dict(request.form)
     )
+
+
+async def test_a_ticket_is_filed_once_per_key_and_read_back(client, engine):
+    request = backend_client.TicketRequest(
+        kind="complaint",
+        topic="城建",
+        description="幸福路口的路灯坏了一个月",
+        location="示范区幸福路口",
+        occurred=None,
+        contact_phone="13000000001",
+        channel="web",
+    )
+    key = make_idempotency_key("citizen-1", "ticket", "instance-1")
+
+    first = await client.file_ticket(request, key)
+    again = await client.file_ticket(request, key)
+    read = await client.get_ticket(first.ticket_no)
+
+    assert (first.replayed, again.replayed) == (False, True)
+    assert first.ticket_no == again.ticket_no == read.ticket_no
+    assert (read.kind, read.topic, read.status) == ("complaint", "城建", "received")
+    with pytest.raises(BackendRejected) as refused:
+        await client.get_ticket("GD20000101000000")
+    assert refused.value.code == "ticket_not_found"

@@ -1,0 +1,406 @@
+"""12345 tickets (工单): a complaint, a request for help or a suggestion.
+
+Triage reads a free message the knowledge base could not answer; when it
+reads a complaint or a suggestion, the citizen is offered a ticket. The
+ticket form asks what, where, when (complaints only) and whether the
+citizen may be contacted, shows the ticket for confirmation, and files it
+once (the key is the conversation and the form instance). The words of
+every reply are in domain.yml (docs/dialogue.md, "Tickets").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import (
+    ActionExecutionRejected,
+    ActiveLoop,
+    EventType,
+    FollowupAction,
+    SlotSet,
+)
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
+from rasa_sdk.types import DomainDict
+
+from actions import parsing
+from actions.backend_client import (
+    BackendRejected,
+    BackendUnavailable,
+    TicketRequest,
+    make_idempotency_key,
+)
+from actions.form_base import latest_intent, parse_yes_no_or_intent
+from actions.services import get_services
+
+logger = logging.getLogger(__name__)
+
+FORM = "ticket_form"
+KIND_SLOT = "ticket_kind"
+TOPIC_SLOT = "ticket_topic"
+INSTANCE_SLOT = "ticket_instance"
+DESCRIPTION_SLOT = "ticket_description"
+LOCATION_SLOT = "ticket_location"
+OCCURRED_SLOT = "ticket_occurred"
+CONSENT_SLOT = "ticket_contact_consent"
+PHONE_SLOT = "ticket_phone"
+CONFIRMED_SLOT = "ticket_confirmed"
+TICKET_NO_SLOT = "ticket_no"
+# What the form collects; emptied once the ticket is filed or dropped.
+COLLECTED_SLOTS = (
+    KIND_SLOT,
+    TOPIC_SLOT,
+    INSTANCE_SLOT,
+    DESCRIPTION_SLOT,
+    LOCATION_SLOT,
+    OCCURRED_SLOT,
+    CONSENT_SLOT,
+    PHONE_SLOT,
+    CONFIRMED_SLOT,
+)
+
+COMPLAINT = "complaint"
+SUGGESTION = "suggestion"
+KIND_LABELS = {COMPLAINT: "投诉/求助", SUGGESTION: "建言"}
+OTHER_TOPIC = "其他"
+# Below this probability the topic is left to the operator (其他). Eleven
+# balanced classes spread the probability thin: a plain 路灯 complaint reads
+# 城建 at 0.25.
+TOPIC_MIN_SCORE = 0.2
+# A clarification is replaced by the ticket offer only when triage is this sure.
+OFFER_OVER_CLARIFY = 0.6
+
+MIN_DESCRIPTION_CHARS = 6
+MAX_DESCRIPTION_CHARS = 1000
+MAX_LOCATION_CHARS = 256
+MAX_OCCURRED_CHARS = 128
+NOT_GIVEN = "未说明"
+_NOTHING = re.compile(
+    r"^(无|没有|不涉及|不知道|不清楚|不记得|不确定|没|不)了?[。.!！]?$"
+)
+_SUGGESTION_WORDS = re.compile(r"建议|意见|提议|希望能")
+_COMPLAINT_WORDS = re.compile(r"投诉|举报|反映|求助|曝光")
+# "我要投诉" and the like carry no description of their own.
+_TRIGGER_WORDS = re.compile(
+    r"我?(要|想|想要)?(投诉|举报|反映|求助|提(个|一个|点)?(建议|意见)|建议)(一下|个|一个)?(问题|情况)?"
+)
+# Commands that leave the form; anything else typed is an answer.
+LEAVE_INTENTS = frozenset({"cancel", "request_agent"})
+LEAVE_CONFIDENCE = 0.8
+
+
+def kind_from_words(text: str) -> str | None:
+    """``suggestion`` or ``complaint`` when the citizen names it, else None."""
+    if _SUGGESTION_WORDS.search(text):
+        return SUGGESTION
+    if _COMPLAINT_WORDS.search(text):
+        return COMPLAINT
+    return None
+
+
+def own_description(text: str) -> str | None:
+    """The message as a description, unless it only asks to report something."""
+    text = text.strip()
+    if text.startswith("/"):
+        return None
+    rest = _TRIGGER_WORDS.sub("", text).strip(" ，,。.!！：:")
+    return text if len(rest) >= MIN_DESCRIPTION_CHARS else None
+
+
+def previous_user_text(tracker: Tracker) -> str | None:
+    """The user message before the latest one (the one a ticket was offered for)."""
+    texts = [
+        str(event.get("text") or "")
+        for event in tracker.events
+        if event.get("event") == "user"
+    ]
+    return texts[-2] if len(texts) >= 2 else None
+
+
+def triage_reading(text: str) -> Any:
+    """The triage model's reading of ``text``, or None without a model."""
+    model = get_services().triage
+    return model.predict(text) if model is not None and text else None
+
+
+def offer_ticket(
+    dispatcher: CollectingDispatcher, tracker: Tracker, outcome: str
+) -> bool:
+    """Offer a ticket instead of a no-answer (or an unsure clarification).
+
+    Returns:
+        True when the offer was made (the caller sends nothing else).
+    """
+    if tracker.active_loop.get("name"):
+        return False
+    reading = triage_reading(str(tracker.latest_message.get("text") or ""))
+    if reading is None or reading.kind not in KIND_LABELS:
+        return False
+    if outcome == "clarify" and reading.kind_score < OFFER_OVER_CLARIFY:
+        return False
+    logger.info(
+        "actions.ticket.offered",
+        extra={"kind": reading.kind, "score": reading.kind_score, "kb": outcome},
+    )
+    dispatcher.utter_message(
+        response="utter_offer_ticket", ticket_kind_label=KIND_LABELS[reading.kind]
+    )
+    return True
+
+
+class ActionStartTicket(Action):
+    """Begin a ticket: its kind, and the description when already given."""
+
+    def name(self) -> str:
+        return "action_start_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = str(tracker.latest_message.get("text") or "")
+        description = own_description(text)
+        if description is None and text.startswith("/"):
+            # The 登记工单 button: the message the offer was made for.
+            description = own_description(previous_user_text(tracker) or "")
+        kind = (
+            kind_from_words(text)
+            or kind_from_words(description or "")
+            or _triage_kind(description)
+        )
+        logger.info(
+            "actions.ticket.started",
+            extra={"kind": kind, "has_description": description is not None},
+        )
+        dispatcher.utter_message(response="utter_ticket_intro")
+        return [
+            *(SlotSet(slot, None) for slot in COLLECTED_SLOTS),
+            SlotSet(INSTANCE_SLOT, uuid.uuid4().hex),
+            SlotSet(KIND_SLOT, kind),
+            SlotSet(DESCRIPTION_SLOT, _clip(description, MAX_DESCRIPTION_CHARS)),
+        ]
+
+
+def _triage_kind(description: str | None) -> str | None:
+    reading = triage_reading(description or "")
+    if reading is None:
+        return None
+    return reading.kind if reading.kind in KIND_LABELS else COMPLAINT
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return text[:limit] if text else text
+
+
+class ValidateTicketForm(FormValidationAction):
+    """Reads each answer of the ticket form; free text is always an answer."""
+
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        skipped = set()
+        if tracker.get_slot(KIND_SLOT) == SUGGESTION:
+            skipped.add(OCCURRED_SLOT)  # a suggestion has no "when"
+        if tracker.get_slot(CONSENT_SLOT) is not True:
+            skipped.add(PHONE_SLOT)
+        return [slot for slot in domain_slots if slot not in skipped]
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        intent = tracker.latest_message.get("intent") or {}
+        leaving = intent.get("name") in LEAVE_INTENTS
+        if leaving and (intent.get("confidence") or 0.0) >= LEAVE_CONFIDENCE:
+            requested = tracker.get_slot(REQUESTED_SLOT)
+            return [SlotSet(requested, None), ActionExecutionRejected(self.form_name())]
+        return await super().get_validation_events(dispatcher, tracker, domain)
+
+    def validate_ticket_description(
+        self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if len(text) < MIN_DESCRIPTION_CHARS or text.startswith("/"):
+            dispatcher.utter_message(response="utter_invalid_ticket_description")
+            return {DESCRIPTION_SLOT: None}
+        slots: dict[str, Any] = {DESCRIPTION_SLOT: _clip(text, MAX_DESCRIPTION_CHARS)}
+        if tracker.get_slot(KIND_SLOT) is None:
+            slots[KIND_SLOT] = kind_from_words(text) or _triage_kind(text)
+        return slots
+
+    def validate_ticket_location(
+        self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        place = free_text(value, MAX_LOCATION_CHARS, shortest=2)
+        if place is None:
+            dispatcher.utter_message(response="utter_invalid_ticket_location")
+        return {LOCATION_SLOT: place}
+
+    def validate_ticket_occurred(
+        self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        when = free_text(value, MAX_OCCURRED_CHARS, shortest=1)
+        if when is None:
+            dispatcher.utter_message(response="utter_invalid_ticket_occurred")
+        return {OCCURRED_SLOT: when}
+
+    def validate_ticket_contact_consent(
+        self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        answer = parse_yes_no_or_intent(value, latest_intent(tracker))
+        if answer is None:
+            dispatcher.utter_message(response="utter_invalid_ticket_contact_consent")
+        return {CONSENT_SLOT: answer}
+
+    def validate_ticket_phone(
+        self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        phone = parsing.parse_phone(str(value or ""))
+        if phone is None:
+            dispatcher.utter_message(response="utter_invalid_ticket_phone")
+        return {PHONE_SLOT: phone}
+
+    def validate_ticket_confirmed(
+        self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        answer = parse_yes_no_or_intent(value, latest_intent(tracker))
+        if answer is None:
+            dispatcher.utter_message(response="utter_invalid_confirm")
+        return {CONFIRMED_SLOT: answer}
+
+
+def free_text(value: Any, limit: int, *, shortest: int) -> str | None:
+    """A place or time as typed; 无 / 不知道 → 未说明; None if unusable."""
+    text = str(value or "").strip()
+    if _NOTHING.match(text):
+        return NOT_GIVEN
+    if text.startswith("/") or not shortest <= len(text) <= limit:
+        return None
+    return text
+
+
+class ActionAskTicketConfirmed(Action):
+    """Show the ticket as it will be filed and ask to confirm it."""
+
+    def name(self) -> str:
+        return "action_ask_ticket_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        kind = tracker.get_slot(KIND_SLOT) or COMPLAINT
+        topic = ticket_topic(str(tracker.get_slot(DESCRIPTION_SLOT) or ""))
+        phone = tracker.get_slot(PHONE_SLOT)
+        dispatcher.utter_message(
+            response="utter_ask_ticket_confirmed",
+            ticket_kind_label=KIND_LABELS[kind],
+            ticket_topic=topic,
+            ticket_description=tracker.get_slot(DESCRIPTION_SLOT) or "",
+            ticket_location=tracker.get_slot(LOCATION_SLOT) or NOT_GIVEN,
+            ticket_occurred=tracker.get_slot(OCCURRED_SLOT) or NOT_GIVEN,
+            ticket_contact=parsing.mask_phone(phone) if phone else "不留联系方式",
+        )
+        return [SlotSet(KIND_SLOT, kind), SlotSet(TOPIC_SLOT, topic)]
+
+
+def ticket_topic(description: str) -> str:
+    """The topic triage reads in the description, or 其他 when unsure."""
+    reading = triage_reading(description)
+    if reading is None or reading.topic_score < TOPIC_MIN_SCORE:
+        return OTHER_TOPIC
+    return reading.topic
+
+
+def forget_ticket() -> list[EventType]:
+    """Empty what the form collected (the ticket number stays)."""
+    return [SlotSet(slot, None) for slot in COLLECTED_SLOTS]
+
+
+class ActionFileTicket(Action):
+    """File the confirmed ticket once; a retry reuses the same key."""
+
+    def name(self) -> str:
+        return "action_file_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        instance = tracker.get_slot(INSTANCE_SLOT)
+        if tracker.get_slot(CONFIRMED_SLOT) is not True or not instance:
+            dispatcher.utter_message(response="utter_ticket_cancelled")
+            return forget_ticket()
+
+        request = ticket_request(tracker)
+        key = make_idempotency_key(tracker.sender_id, "ticket", str(instance))
+        try:
+            receipt = await get_services().backend.file_ticket(request, key)
+        except BackendUnavailable as exc:
+            logger.warning("actions.ticket.unavailable", extra={"code": exc.code})
+            dispatcher.utter_message(response="utter_ticket_unavailable")
+            # Everything is kept; the form asks to confirm again.
+            return [SlotSet(CONFIRMED_SLOT, None), FollowupAction(FORM)]
+        except BackendRejected as exc:
+            logger.error("actions.ticket.rejected", extra={"code": exc.code})
+            dispatcher.utter_message(response="utter_ticket_rejected")
+            return forget_ticket()
+
+        logger.info(
+            "actions.ticket.filed",
+            extra={
+                "ticket_no": receipt.ticket_no,
+                "kind": receipt.kind,
+                "topic": receipt.topic,
+                "replayed": receipt.replayed,
+            },
+        )
+        dispatcher.utter_message(
+            response="utter_ticket_filed",
+            ticket_no=receipt.ticket_no,
+            ticket_kind_label=KIND_LABELS.get(receipt.kind, receipt.kind),
+            ticket_topic=receipt.topic,
+        )
+        return [*forget_ticket(), SlotSet(TICKET_NO_SLOT, receipt.ticket_no)]
+
+
+def ticket_request(tracker: Tracker) -> TicketRequest:
+    """The ticket as the backend takes it, from the form's slots."""
+
+    def given(slot: str) -> str | None:
+        value = tracker.get_slot(slot)
+        return None if value in (None, NOT_GIVEN) else str(value)
+
+    channel = tracker.get_latest_input_channel() or "other"
+    return TicketRequest(
+        kind=tracker.get_slot(KIND_SLOT) or COMPLAINT,
+        topic=tracker.get_slot(TOPIC_SLOT) or OTHER_TOPIC,
+        description=str(tracker.get_slot(DESCRIPTION_SLOT) or ""),
+        location=given(LOCATION_SLOT),
+        occurred=given(OCCURRED_SLOT),
+        contact_phone=tracker.get_slot(PHONE_SLOT)
+        if tracker.get_slot(CONSENT_SLOT) is True
+        else None,
+        channel=channel if channel in ("web", "wechat") else "other",
+    )
+
+
+class ActionCancelTicket(Action):
+    """Leave the ticket form without filing; what it collected is dropped."""
+
+    def name(self) -> str:
+        return "action_cancel_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        logger.info("actions.ticket.cancelled")
+        dispatcher.utter_message(response="utter_ticket_cancelled")
+        return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None), *forget_ticket()]

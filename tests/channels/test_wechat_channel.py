@@ -608,3 +608,21 @@ def test_credentials_file_loads_both_channels_with_the_dev_environment(monkeypat
     assert [channel.name() for channel in channels] == ["web", "wechat"]
     assert channels[1].options.mode == "compatible"
     assert channels[1].options.customer_service_api is False
+
+
+async def test_a_turn_counts_once_however_often_wechat_delivers_it(rasa, make_sim):
+    from channels.metrics import REGISTRY
+
+    def handled() -> float:
+        labels = {"channel": "wechat", "result": "handled"}
+        return REGISTRY.get_sample_value("zw_rasa_turns_total", labels) or 0.0
+
+    before = handled()
+    rasa.delay = 6.0 * SCALE  # a "6-second turn": WeChat delivers it again
+    sim, _ = await make_sim(rasa)
+
+    await sim.say(OPENID, "社保卡怎么补办")
+    sim.finish()
+
+    assert len(rasa.turns) == 1
+    assert handled() == before + 1

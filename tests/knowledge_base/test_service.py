@@ -333,3 +333,17 @@ def test_serve_in_production_mode_refuses_a_dev_or_weak_token(
 
     assert cli.main(["serve"]) == 2
     assert named in capsys.readouterr().err
+
+
+def test_serve_command_passes_the_metrics_token_from_the_settings(monkeypatch):
+    from knowledge_base import cli
+
+    served = []
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(
+        "knowledge_base.service.serve", lambda *a, **k: served.append(k)
+    )
+    monkeypatch.setenv("ZW_METRICS_TOKEN", "scraper-token-0123456")
+
+    assert cli.main(["serve"]) == 0
+    assert served[0]["metrics_token"] == "scraper-token-0123456"

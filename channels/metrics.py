@@ -136,7 +136,10 @@ class MetricsInput(InputChannel):
         if not metrics.authorized(request.headers.get("Authorization"), self.token):
             request_id = uuid.uuid4().hex
             logger.warning("channels.metrics.unauthorized")
-            error = InvalidRequestError("unauthorized", "需要有效的访问令牌。", 401)
+            # For a scraper, not a citizen: English, like the other services.
+            error = InvalidRequestError(
+                "unauthorized", "a valid bearer token is required", 401
+            )
             return response.text(
                 web_protocol.encode_json(web_protocol.error_body(error, request_id)),
                 status=401,

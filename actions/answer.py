@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import parsing
+from actions import metrics, parsing
 from actions.errors import KnowledgeBaseUnavailable
 from actions.kb_client import KbHit
 from actions.services import get_services
@@ -121,6 +121,7 @@ class ActionAnswerQuestion(Action):
     ) -> list[EventType]:
         query = search_text(tracker.latest_message.get("text"))
         if not query or query.startswith("/"):
+            metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")
             return listen_unless_in_form(tracker)
 
@@ -130,6 +131,7 @@ class ActionAnswerQuestion(Action):
             logger.warning(
                 "actions.answer.kb_unavailable", extra={"reason": exc.reason}
             )
+            metrics.count_kb_answer("unavailable")
             dispatcher.utter_message(response="utter_service_unavailable")
             return listen_unless_in_form(tracker)
 
@@ -143,10 +145,12 @@ class ActionAnswerQuestion(Action):
             },
         )
         if result.outcome == "answer" and result.hits:
+            metrics.count_kb_answer("answered")
             utter_hit(dispatcher, result.hits[0])
         elif offer_ticket(dispatcher, tracker, result.outcome):
             pass  # triage read a complaint or a suggestion (actions.ticket)
         elif result.outcome == "clarify" and result.hits:
+            metrics.count_kb_answer("clarified")
             dispatcher.utter_message(
                 response="utter_kb_clarify", buttons=candidate_buttons(result.hits)
             )
@@ -156,6 +160,7 @@ class ActionAnswerQuestion(Action):
                 *listen_unless_in_form(tracker),
             ]
         else:
+            metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")
         return listen_unless_in_form(tracker)
 
@@ -171,6 +176,7 @@ class ActionAnswerCandidate(Action):
     ) -> list[EventType]:
         doc_id = chosen_doc_id(tracker)
         if not doc_id:
+            metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")
             return [SlotSet(KB_DOC_SLOT, None)]
 
@@ -180,12 +186,15 @@ class ActionAnswerCandidate(Action):
             logger.warning(
                 "actions.candidate.kb_unavailable", extra={"reason": exc.reason}
             )
+            metrics.count_kb_answer("unavailable")
             dispatcher.utter_message(response="utter_service_unavailable")
             return [SlotSet(KB_DOC_SLOT, None)]
 
         if hit is None:
             logger.info("actions.candidate.missing")
+            metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")
         else:
+            metrics.count_kb_answer("answered")
             utter_hit(dispatcher, hit)
         return [SlotSet(KB_DOC_SLOT, None)]

@@ -22,7 +22,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions import parsing
+from actions import metrics, parsing
 from actions.backend_client import (
     BackendRejected,
     BackendUnavailable,
@@ -325,6 +325,7 @@ class ActionSubmitApplication(Action):
             # Answers changed after this run was confirmed: the platform would
             # refuse the key with another body, so say so without sending.
             logger.warning("actions.submit.conflict", extra={"source": "outbox"})
+            metrics.count_submission("rejected")
             dispatcher.utter_message(response="utter_submission_conflict")
             return [SlotSet(ID_NUMBER_SLOT, None)]
         except (OSError, SQLAlchemyError) as exc:
@@ -333,11 +334,23 @@ class ActionSubmitApplication(Action):
             logger.error(
                 "actions.submit.outbox_failed", extra={"exc_type": type(exc).__name__}
             )
+            metrics.count_submission("failed")
             dispatcher.utter_message(response="utter_submission_failed_kept")
             return [SlotSet(CONFIRM_SLOT, True)]
 
+        first_try = entry.status == PENDING and entry.attempts == 0
         delivery = await deliver(services.outbox, services.backend, entry)
+        if first_try:
+            # A row tried before is counted by actions.delivery when settled.
+            metrics.count_submission(submission_result(delivery))
         return await reply_delivery(dispatcher, services, entry, delivery)
+
+
+def submission_result(delivery: Delivery) -> str:
+    """``delivered``, ``queued`` or ``rejected``: what the citizen is told."""
+    if delivery.status == PENDING:
+        return "queued"
+    return "delivered" if delivery.status == DELIVERED else "rejected"
 
 
 async def stored_run(tracker: Tracker) -> OutboxEntry | None:

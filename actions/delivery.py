@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from actions import metrics
 from actions.backend_client import BackendRejected, BackendUnavailable
 from actions.outbox import DELIVERED, PENDING, REJECTED, Outbox, OutboxEntry
 
@@ -53,9 +54,11 @@ async def deliver(outbox: Outbox, backend: Any, entry: OutboxEntry) -> Delivery:
     except BackendRejected as exc:
         await asyncio.to_thread(outbox.mark_rejected, key, exc.code)
         logger.error("actions.delivery.rejected", extra={"code": exc.code})
+        _count_settled(entry, REJECTED)
         return Delivery(REJECTED, code=exc.code)
 
     await asyncio.to_thread(outbox.mark_delivered, key, receipt.application_no)
+    _count_settled(entry, DELIVERED)
     logger.info(
         "actions.delivery.done",
         extra={
@@ -66,6 +69,13 @@ async def deliver(outbox: Outbox, backend: Any, entry: OutboxEntry) -> Delivery:
         },
     )
     return Delivery(DELIVERED, receipt.application_no, len(receipt.items))
+
+
+def _count_settled(entry: OutboxEntry, status: str) -> None:
+    # Only a row that was queued before: a first try is a submission
+    # (counted by the submit action), a later one an outbox delivery.
+    if entry.attempts > 0:
+        metrics.count_outbox_delivery(status)
 
 
 async def deliver_due(outbox: Outbox, backend: Any) -> int:

@@ -21,11 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import consents, lifecycle, repository, tickets
+from backend import consents, lifecycle, metrics, repository, tickets
 from backend.auth import TokenTable, check_route
 from backend.errors import DatabaseUnavailableError
 from backend.middleware import (
     CALLER,
+    METRICS_TOKEN,
     REQUEST_ID,
     TOKENS,
     json_response,
@@ -126,6 +127,7 @@ async def get_profile(request: web.Request) -> web.Response:
     )
     profile, consent = await in_session(request.app, work)
 
+    metrics.count_profile_read()
     return json_response(profile.to_json(consent))
 
 
@@ -142,6 +144,7 @@ async def create_application(request: web.Request) -> web.Response:
     result = await in_session(request.app, work)
 
     application = result.application
+    metrics.count_application(result.created)
     logger.info(
         "backend.application.created"
         if result.created
@@ -255,9 +258,12 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     )
     app[ENGINE] = engine
     app[TOKENS] = TokenTable.from_settings(settings)
+    app[METRICS_TOKEN] = settings.metrics_token
     app[OPENAPI] = OPENAPI_PATH.read_bytes()
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.yaml", openapi)
+    # The scraper's route, under ZW_METRICS_TOKEN only (backend.middleware).
+    app.router.add_get("/metrics", metrics.scrape)
     app.router.add_post("/v1/consents", create_consent)
     app.router.add_get("/v1/profiles/{id_number}", get_profile)
     app.router.add_post("/v1/applications", create_application)

@@ -19,13 +19,18 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from backend import metrics
 from backend.auth import TokenTable
 from backend.errors import BackendError, UnauthorizedError, from_http_status
+from bot.metrics import PATH as METRICS_PATH
+from bot.metrics import authorized
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 TOKENS = web.AppKey("tokens", TokenTable)
+# The scraper's ZW_METRICS_TOKEN: opens /metrics and nothing else.
+METRICS_TOKEN = web.AppKey("metrics_token", str)
 # Keys of per-request values (aiohttp wants plain strings here).
 REQUEST_ID = "backend.request_id"
 CALLER = "backend.caller"
@@ -82,13 +87,26 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         response = _failed(request, BackendError(), request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     _log_done(request, response, started)
+    seconds = time.perf_counter() - started
+    metrics.count_request(route_template(request), response.status, seconds)
     return response
 
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Reject a call outside :data:`PUBLIC_ROUTES` without a known bearer token."""
-    if route_template(request) not in PUBLIC_ROUTES:
+    """Reject a call outside :data:`PUBLIC_ROUTES` without a known bearer token.
+
+    ``/metrics`` takes the scraper's token instead, and the callers' tokens
+    do not open it.
+
+    Raises:
+        UnauthorizedError: no token, or not one this route accepts.
+    """
+    if route_template(request) == METRICS_PATH:
+        header = request.headers.get("Authorization")
+        if not authorized(header, request.app[METRICS_TOKEN]):
+            raise UnauthorizedError()
+    elif route_template(request) not in PUBLIC_ROUTES:
         tokens = request.app[TOKENS]
         request[CALLER] = tokens.caller_for(request.headers.get("Authorization"))
     return await handler(request)

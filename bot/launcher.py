@@ -81,6 +81,7 @@ def process_env(settings: Settings) -> dict[str, str]:
         "ZW_BACKEND_TOKEN": settings.backend_token,
         "ZW_KB_TOKEN": settings.kb_token,
         "ZW_ACTION_TOKEN": settings.action_token,
+        "ZW_METRICS_TOKEN": settings.metrics_token,
         "ZW_USER_HASH_KEY": settings.user_hash_key,
         "ZW_BUILD_DIR": str(settings.build_dir),
         "ZW_VAR_DIR": str(settings.var_dir),

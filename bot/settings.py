@@ -18,6 +18,7 @@ DEV_BACKEND_TOKEN = "dev-backend-token"
 DEV_OPERATOR_TOKEN = "dev-operator-token"
 DEV_KB_TOKEN = "dev-kb-token"
 DEV_ACTION_TOKEN = "dev-action-token"
+DEV_METRICS_TOKEN = "dev-metrics-token"
 DEV_USER_HASH_KEY = "dev-user-hash-key"
 # SECURITY: dev-only WeChat account settings for `make run` and the tests
 # (channels/wechat_sim.py signs with them); a real account sets every
@@ -61,6 +62,8 @@ class Settings:
     operator_token: str = field(default=DEV_OPERATOR_TOKEN, repr=False)
     kb_token: str = field(default=DEV_KB_TOKEN, repr=False)
     action_token: str = field(default=DEV_ACTION_TOKEN, repr=False)
+    # What a Prometheus scraper presents on every process's GET /metrics.
+    metrics_token: str = field(default=DEV_METRICS_TOKEN, repr=False)
     # The ZW_WECHAT_* values credentials.yml expands (channels.wechat).
     wechat: dict[str, str] = field(default_factory=lambda: dict(DEV_WECHAT), repr=False)
 
@@ -128,6 +131,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         operator_token=env.get("ZW_OPERATOR_TOKEN", DEV_OPERATOR_TOKEN),
         kb_token=env.get("ZW_KB_TOKEN", DEV_KB_TOKEN),
         action_token=env.get("ZW_ACTION_TOKEN", DEV_ACTION_TOKEN),
+        metrics_token=env.get("ZW_METRICS_TOKEN", DEV_METRICS_TOKEN),
         wechat={name: env.get(name, value) for name, value in DEV_WECHAT.items()},
     )
 
@@ -139,9 +143,16 @@ WECHAT_SECRETS = (
     "ZW_WECHAT_APP_SECRET",
     "ZW_WECHAT_AES_KEY",
 )
-BACKEND_SECRETS = ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN")
-KB_SECRETS = ("ZW_KB_TOKEN",)
-ACTION_SECRETS = ("ZW_BACKEND_TOKEN", "ZW_KB_TOKEN", "ZW_ACTION_TOKEN")
+# Every process serves GET /metrics (docs/operations.md).
+METRICS_SECRETS = ("ZW_METRICS_TOKEN",)
+BACKEND_SECRETS = ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN", *METRICS_SECRETS)
+KB_SECRETS = ("ZW_KB_TOKEN", *METRICS_SECRETS)
+ACTION_SECRETS = (
+    "ZW_BACKEND_TOKEN",
+    "ZW_KB_TOKEN",
+    "ZW_ACTION_TOKEN",
+    *METRICS_SECRETS,
+)
 CHANNEL_SECRETS = ("ZW_USER_HASH_KEY", "ZW_ACTION_TOKEN")
 ALL_SECRETS = (*BACKEND_SECRETS, *ACTION_SECRETS, *CHANNEL_SECRETS, *WECHAT_SECRETS)
 # Our own tokens and keys; WeChat's have the lengths WeChat sets.
@@ -158,6 +169,7 @@ def _secrets(settings: Settings) -> dict[str, tuple[str, str]]:
         "ZW_OPERATOR_TOKEN": (settings.operator_token, DEV_OPERATOR_TOKEN),
         "ZW_KB_TOKEN": (settings.kb_token, DEV_KB_TOKEN),
         "ZW_ACTION_TOKEN": (settings.action_token, DEV_ACTION_TOKEN),
+        "ZW_METRICS_TOKEN": (settings.metrics_token, DEV_METRICS_TOKEN),
         "ZW_USER_HASH_KEY": (settings.user_hash_key, DEV_USER_HASH_KEY),
     }
     for name in WECHAT_SECRETS:
@@ -193,6 +205,7 @@ _DISTINCT = (
     "ZW_OPERATOR_TOKEN",
     "ZW_KB_TOKEN",
     "ZW_ACTION_TOKEN",
+    "ZW_METRICS_TOKEN",
     "ZW_USER_HASH_KEY",
 )
 

@@ -15,6 +15,10 @@ with Rasa's SQL settings plus:
 
 Rasa rebuilds a conversation by replaying these events, so the current value
 of every slot is written exact: forms and the application still work.
+
+Each save also counts the turn's intents and hand-offs for ``GET /metrics``
+(``channels.metrics``): the store is the one place that sees every turn's new
+events once, whatever the channel.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.event_privacy import MaskPolicy, expire_event, mask_event, superseded
 from bot.privacy import hash_user
+from channels import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +132,8 @@ class PrivateSQLTrackerStore(SQLTrackerStore):
                 session.add(self._row(tracker.sender_id, event, data))
             self._expire_sender(session, tracker.sender_id)
             session.commit()
+        intents = self.domain.intents if self.domain is not None else ()
+        metrics.count_dialogue((event for _, event in new), intents)
         logger.debug("tracker_store.save.done", extra={"events": len(new)})
 
     def _row(self, sender_id: str, event: Event, data: dict[str, Any]) -> Any:

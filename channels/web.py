@@ -23,7 +23,7 @@ from sanic.response import HTTPResponse
 
 from bot.privacy import hash_user
 from bot.settings import CHANNEL_SECRETS, PROJECT_ROOT, check_secrets, load_settings
-from channels import errors, limits, web_protocol
+from channels import errors, limits, metrics, web_protocol
 from channels.errors import (
     ChannelError,
     InvalidRequestError,
@@ -126,11 +126,13 @@ class WebChatInput(RestInput):
                 "channels.web.request.rejected",
                 extra={"code": exc.code, "request_id": request_id},
             )
+            metrics.count_turn(self.name(), "rejected")
             return _json_error(exc, request_id)
 
         user = hash_user(inbound.sender_id, self.user_hash_key)
         refusal = self._refusal(request, user, request_id)
         if refusal is not None:
+            metrics.count_turn(self.name(), "limited")
             return _json_error(refusal, request_id)
 
         started = time.perf_counter()
@@ -148,6 +150,7 @@ class WebChatInput(RestInput):
             )
             raise
         except Exception as exc:
+            metrics.count_turn(self.name(), "failed", time.perf_counter() - started)
             error = ProcessingError()
             # The exception text may quote the message, so only its type.
             logger.error(
@@ -161,6 +164,8 @@ class WebChatInput(RestInput):
             )
             return _json_error(error, request_id)
 
+        seconds = time.perf_counter() - started
+        metrics.count_turn(self.name(), "handled", seconds)
         replies = web_protocol.shape_replies(collector.messages)
         logger.info(
             "channels.web.message.handled",
@@ -168,7 +173,7 @@ class WebChatInput(RestInput):
                 "user": user,
                 "chars": len(inbound.text),
                 "replies": len(replies),
-                "latency_ms": round((time.perf_counter() - started) * 1000),
+                "latency_ms": round(seconds * 1000),
                 "request_id": request_id,
             },
         )

@@ -31,7 +31,7 @@ from bot.settings import (
     check_secrets,
     load_settings,
 )
-from channels import errors, limits
+from channels import errors, limits, metrics
 from channels import wechat_protocol as protocol
 from channels.wechat_api import WeChatApiClient
 from channels.wechat_delivery import DeliveryDesk, Timing
@@ -147,11 +147,14 @@ class WeChatInput(InputChannel):
             )
             message = protocol.inbound_message(fields)
         except WeChatProtocolError as exc:
+            metrics.count_turn(self.name(), "rejected")
             return _rejected(exc, "message")
 
         assert self.desk is not None
         text = self._refusal(message)
-        if text is None:
+        if text is not None:
+            metrics.count_turn(self.name(), "limited")
+        else:
             text = await self.desk.deliver(message, arrived)
         logger.info(
             "channels.wechat.delivery.answered",
@@ -208,10 +211,18 @@ class WeChatInput(InputChannel):
     async def _run_turn(
         self, on_new_message: OnNewMessage, user: str, text: str
     ) -> ShapedReply:
+        """Run one turn in Rasa; WeChat's re-deliveries of it share this run."""
         collector = CollectingOutputChannel()
-        await on_new_message(
-            UserMessage(text, collector, user, input_channel=self.name())
-        )
+        started = time.perf_counter()
+        try:
+            await on_new_message(
+                UserMessage(text, collector, user, input_channel=self.name())
+            )
+        except Exception:
+            # DeliveryDesk logs the failure and answers with a fixed text.
+            metrics.count_turn(self.name(), "failed", time.perf_counter() - started)
+            raise
+        metrics.count_turn(self.name(), "handled", time.perf_counter() - started)
         return protocol.shape_turn(collector.messages)
 
 

@@ -207,6 +207,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port or settings.kb_port,
         token=settings.kb_token,
+        metrics_token=settings.metrics_token,
     )
     return 0
 

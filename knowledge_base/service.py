@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import json
 import logging
 import re
@@ -28,6 +27,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.metrics import PATH as METRICS_PATH
+from bot.metrics import authorized
+from knowledge_base import metrics
 from knowledge_base.errors import (
     DocumentNotFoundError,
     InvalidQueryError,
@@ -65,8 +67,10 @@ class SearcherHolder:
 
 SEARCHER = web.AppKey("searcher", SearcherHolder)
 TOKEN = web.AppKey("token", str)
+METRICS_TOKEN = web.AppKey("metrics_token", str)
 # Paths anyone may call (the launcher's health check); the rest need the
-# bearer token ZW_KB_TOKEN, which only the action server holds.
+# bearer token ZW_KB_TOKEN, which only the action server holds, except
+# /metrics, which needs the scraper's ZW_METRICS_TOKEN instead.
 PUBLIC_PATHS = frozenset({"/health"})
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -107,13 +111,20 @@ async def error_middleware(
         )
         response = _error(500, "internal_error", "internal error", request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
+    metrics.count_request(request, response.status)
     return response
 
 
 @web.middleware
 async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a call outside :data:`PUBLIC_PATHS` without the bearer token."""
-    if request.path not in PUBLIC_PATHS and not _authorized(request):
+    """Refuse a call outside :data:`PUBLIC_PATHS` without the bearer token.
+
+    Each token opens its own paths only: the action server's does not open
+    ``/metrics``, and the scraper's opens nothing else.
+    """
+    key = METRICS_TOKEN if request.path == METRICS_PATH else TOKEN
+    header = request.headers.get("Authorization")
+    if request.path not in PUBLIC_PATHS and not authorized(header, request.app[key]):
         response = _error(
             401,
             "unauthorized",
@@ -123,14 +134,6 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
     return await handler(request)
-
-
-def _authorized(request: web.Request) -> bool:
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    expected = request.app[TOKEN].encode("utf-8")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        presented.strip().encode("utf-8"), expected
-    )
 
 
 async def _read_json(request: web.Request) -> dict[str, Any]:
@@ -195,6 +198,8 @@ async def search(request: web.Request) -> web.Response:
     result = await loop.run_in_executor(
         request.app[EXECUTOR], searcher.search, query, top_k
     )
+    seconds = time.perf_counter() - started
+    metrics.count_search(result.outcome, seconds)
 
     logger.info(
         "kb.search.done",
@@ -204,7 +209,7 @@ async def search(request: web.Request) -> web.Response:
             "outcome": result.outcome,
             "hits": len(result.hits),
             "top_score": result.top_score,
-            "latency_ms": round((time.perf_counter() - started) * 1000),
+            "latency_ms": round(seconds * 1000),
         },
     )
     rewrites = result.expansion.rewrites if result.expansion else ()
@@ -246,10 +251,13 @@ def reload_if_changed(holder: SearcherHolder, layout: Layout) -> bool:
         searcher = current.with_index(index)
     except KnowledgeBaseError as exc:
         holder.failed_index_id, holder.failed_at = manifest.index_id, time.monotonic()
+        metrics.count_reload(loaded=False)
         if not retried:
             logger.warning("kb.index.reload_failed", extra={"error": exc.code})
         return False
     holder.current = searcher
+    metrics.count_reload(loaded=True)
+    metrics.serve_index(manifest.doc_count)
     logger.info(
         "kb.index.reloaded",
         extra={
@@ -283,12 +291,14 @@ def create_app(
     reload_seconds: float = DEFAULT_RELOAD_SECONDS,
     *,
     token: str,
+    metrics_token: str = "",
 ) -> web.Application:
     """The aiohttp application over a loaded searcher.
 
     With ``layout``, a new index written there is picked up without a
     restart (checked every ``reload_seconds``). Every path but ``/health``
-    needs ``Authorization: Bearer <token>``.
+    and ``/metrics`` needs ``Authorization: Bearer <token>``; ``/metrics``
+    needs ``metrics_token`` (empty: refused to everyone).
 
     SECURITY: no rate limit of its own: its one caller, the action server,
     runs only turns the channels' limits let through. Plain HTTP: keep it on
@@ -303,7 +313,9 @@ def create_app(
         middlewares=[error_middleware, require_token], client_max_size=MAX_BODY_BYTES
     )
     app[TOKEN] = token
+    app[METRICS_TOKEN] = metrics_token
     app[SEARCHER] = SearcherHolder(searcher)
+    metrics.serve_index(searcher.index.manifest.doc_count)
     if layout is not None:
         app.cleanup_ctx.append(_watch(layout, reload_seconds))
     # One worker: the model is CPU-bound, and queued requests keep latency flat.
@@ -312,13 +324,17 @@ def create_app(
     app.router.add_get("/health", health)
     app.router.add_post("/search", search)
     app.router.add_get("/docs/{doc_id}", get_document)
+    app.router.add_get(METRICS_PATH, metrics.scrape)
     return app
 
 
-def serve(layout: Layout, host: str, port: int, token: str) -> None:
+def serve(
+    layout: Layout, host: str, port: int, token: str, metrics_token: str = ""
+) -> None:
     """Load the model and index, then serve until interrupted.
 
-    ``token`` is the bearer token callers must present (``ZW_KB_TOKEN``).
+    ``token`` is the bearer token callers must present (``ZW_KB_TOKEN``);
+    ``metrics_token`` the scraper's, for ``/metrics`` (``ZW_METRICS_TOKEN``).
 
     Raises:
         KnowledgeBaseError: the model, the index or the dictionary is
@@ -327,7 +343,7 @@ def serve(layout: Layout, host: str, port: int, token: str) -> None:
     searcher = open_searcher(layout)
     logger.info("kb.service.starting", extra={"host": host, "port": port})
     web.run_app(
-        create_app(searcher, layout, token=token),
+        create_app(searcher, layout, token=token, metrics_token=metrics_token),
         host=host,
         port=port,
         access_log=None,

@@ -8,17 +8,21 @@ sent without waiting for a citizen to write; and to stop the loop and close
 the HTTP sessions when the server stops. It also refuses development secrets
 in production mode, and puts a bearer token (``ZW_ACTION_TOKEN``, sent by the
 Rasa server from endpoints.yml) in front of every route but ``/health``:
-rasa-sdk 3.6 has no authentication of its own.
+rasa-sdk 3.6 has no authentication of its own. Last, it times every action
+run and serves ``GET /metrics`` (``actions.metrics``) to a scraper holding
+``ZW_METRICS_TOKEN``.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import sys
+import time
 from typing import Any
 
 import pluggy
+
+from bot import metrics
 
 logger = logging.getLogger(__name__)
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
@@ -39,20 +43,19 @@ async def _before_stop(app: Any, loop: Any) -> None:
     await shutdown_services()
 
 
-def token_guard(token: str) -> Any:
-    """A Sanic request middleware refusing calls without ``Bearer <token>``."""
-    from sanic import response
+def token_guard(token: str, metrics_token: str = "") -> Any:
+    """A Sanic request middleware refusing calls without ``Bearer <token>``.
 
-    expected = token.encode("utf-8")
+    ``/metrics`` takes ``metrics_token`` instead (empty: refused to all), and
+    ``token`` does not open it.
+    """
+    from sanic import response
 
     async def require_token(request: Any) -> Any:
         if request.path in PUBLIC_PATHS:
             return None
-        header = request.headers.get("Authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            presented.strip().encode("utf-8"), expected
-        ):
+        expected = metrics_token if request.path == metrics.PATH else token
+        if metrics.authorized(request.headers.get("Authorization"), expected):
             return None
         logger.warning("actions.request.unauthorized", extra={"path": request.path})
         body = {"error": {"code": "unauthorized", "message": "bearer token required"}}
@@ -61,8 +64,39 @@ def token_guard(token: str) -> Any:
     return require_token
 
 
-def _action_token() -> str:
-    """``ZW_ACTION_TOKEN``, after the production check; exits 2 when refused."""
+def webhook_timer() -> tuple[Any, Any]:
+    """Sanic request and response middleware counting each ``POST /webhook``."""
+    from actions.metrics import action_name, count_action
+
+    async def start(request: Any) -> None:
+        if request.path == "/webhook":
+            request.ctx.zw_started = time.perf_counter()
+
+    async def finish(request: Any, response: Any) -> None:
+        started = getattr(request.ctx, "zw_started", None)
+        if started is None:
+            return
+        name = action_name(request.body, request.headers.get("Content-Encoding"))
+        count_action(name, response.status, time.perf_counter() - started)
+
+    return start, finish
+
+
+async def scrape(request: Any) -> Any:
+    """``GET /metrics``; ``token_guard`` checked the scraper's token."""
+    from sanic import response
+
+    from actions.metrics import REGISTRY
+
+    body, content_type = metrics.exposition(REGISTRY)
+    return response.raw(body, content_type=content_type)
+
+
+def _tokens() -> tuple[str, str]:
+    """``ZW_ACTION_TOKEN`` and ``ZW_METRICS_TOKEN``, after the production check.
+
+    Exits with status 2 when production mode refuses the settings.
+    """
     from bot.settings import (
         ACTION_SECRETS,
         InsecureSettingsError,
@@ -75,7 +109,7 @@ def _action_token() -> str:
     except InsecureSettingsError as exc:
         print(f"action server: cannot start: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from exc
-    return settings.action_token
+    return settings.action_token, settings.metrics_token
 
 
 class ActionServerLifecycle:
@@ -83,7 +117,12 @@ class ActionServerLifecycle:
 
     @hookimpl
     def attach_sanic_app_extensions(self, app: Any) -> None:
-        app.register_middleware(token_guard(_action_token()), "request")
+        action_token, metrics_token = _tokens()
+        app.register_middleware(token_guard(action_token, metrics_token), "request")
+        start, finish = webhook_timer()
+        app.register_middleware(start, "request")
+        app.register_middleware(finish, "response")
+        app.add_route(scrape, metrics.PATH, methods=["GET"])
         app.register_listener(_after_start, "after_server_start")
         app.register_listener(_before_stop, "before_server_stop")
 

@@ -17,6 +17,10 @@ class FakeApp:
     def __init__(self):
         self.listeners = []
         self.middleware = []
+        self.routes = []
+
+    def add_route(self, handler, uri, methods):
+        self.routes.append((uri, tuple(methods)))
 
     def register_listener(self, listener, event):
         self.listeners.append((event, listener))
@@ -56,7 +60,8 @@ def test_the_plugin_registers_start_and_stop_listeners():
         "after_server_start",
         "before_server_stop",
     ]
-    assert [kind for kind, _ in app.middleware] == ["request"]
+    assert [kind for kind, _ in app.middleware] == ["request", "request", "response"]
+    assert app.routes == [("/metrics", ("GET",))]
 
 
 def _request(path, authorization=None):
@@ -76,12 +81,16 @@ def _request(path, authorization=None):
         ("/webhook", "Bearer action-secret2", False),
         ("/webhook", "Basic action-secret", False),
         ("/webhook", "Bearer 令牌", False),
+        ("/metrics", "Bearer metrics-secret", True),
+        ("/metrics", "Bearer action-secret", False),
+        ("/metrics", None, False),
+        ("/webhook", "Bearer metrics-secret", False),
     ],
 )
 async def test_the_token_guard_opens_only_health_without_the_token(
     path, authorization, allowed
 ):
-    guard = rasa_sdk_plugins.token_guard("action-secret")
+    guard = rasa_sdk_plugins.token_guard("action-secret", "metrics-secret")
 
     refusal = await guard(_request(path, authorization))
 

@@ -116,6 +116,7 @@ def test_serve_in_production_mode_starts_with_real_tokens(var_dir, served, monke
     monkeypatch.setenv("ZW_MODE", "production")
     monkeypatch.setenv("ZW_BACKEND_TOKEN", "a-real-backend-token-0")
     monkeypatch.setenv("ZW_OPERATOR_TOKEN", "a-real-operator-token-0")
+    monkeypatch.setenv("ZW_METRICS_TOKEN", "a-real-metrics-token-0")
 
     assert cli.main(["serve", "--no-seed"]) == 0
     assert len(served) == 1

@@ -85,7 +85,8 @@ def test_children_share_the_mode_and_the_tokens_they_check():
 
     assert env["ZW_MODE"] == "production"
     assert env["ZW_KB_TOKEN"] == "k" * 16
-    assert {"ZW_ACTION_TOKEN", "ZW_USER_HASH_KEY", "ZW_BACKEND_TOKEN"} <= set(env)
+    shared = {"ZW_ACTION_TOKEN", "ZW_USER_HASH_KEY", "ZW_BACKEND_TOKEN"}
+    assert shared | {"ZW_METRICS_TOKEN"} <= set(env)
 
 
 def test_run_in_production_mode_with_dev_secrets_starts_nothing(capsys):

@@ -3,9 +3,12 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import (
+    ACTION_SECRETS,
     ALL_SECRETS,
     BACKEND_SECRETS,
     DEV_BACKEND_TOKEN,
+    KB_SECRETS,
+    METRICS_SECRETS,
     WECHAT_SECRETS,
     InsecureSettingsError,
     check_secrets,
@@ -39,6 +42,7 @@ PRODUCTION = {
     "ZW_OPERATOR_TOKEN": "prod-operator-token-0123",
     "ZW_KB_TOKEN": "prod-kb-token-0123456",
     "ZW_ACTION_TOKEN": "prod-action-token-01234",
+    "ZW_METRICS_TOKEN": "prod-metrics-token-0123",
     "ZW_USER_HASH_KEY": "prod-user-hash-key-0123",
     "ZW_WECHAT_TOKEN": "prodwechattoken",
     "ZW_WECHAT_APP_ID": "wx1234567890abcdef",
@@ -115,6 +119,25 @@ def test_the_wechat_app_secret_counts_only_with_the_customer_service_api():
         check_secrets(
             load_settings({**env, "ZW_WECHAT_CUSTOMER_SERVICE": "true"}), WECHAT_SECRETS
         )
+
+
+@pytest.mark.parametrize(
+    "secrets", [BACKEND_SECRETS, KB_SECRETS, ACTION_SECRETS, METRICS_SECRETS]
+)
+def test_every_process_with_a_metrics_endpoint_refuses_the_dev_metrics_token(
+    secrets,
+):
+    env = {key: v for key, v in PRODUCTION.items() if key != "ZW_METRICS_TOKEN"}
+
+    with pytest.raises(InsecureSettingsError, match="ZW_METRICS_TOKEN is the dev"):
+        check_secrets(load_settings(env), secrets)
+
+
+def test_production_refuses_the_metrics_token_reused_as_another_token():
+    env = {**PRODUCTION, "ZW_METRICS_TOKEN": PRODUCTION["ZW_KB_TOKEN"]}
+
+    with pytest.raises(InsecureSettingsError, match="ZW_METRICS_TOKEN must differ"):
+        check_secrets(load_settings(env), ALL_SECRETS)
 
 
 def test_an_unknown_mode_is_a_clear_error():

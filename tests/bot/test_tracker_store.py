@@ -106,6 +106,29 @@ async def test_text_and_template_values_are_stored_masked(domain, tracker_db):
     assert "申请人：[姓名]" in bot["text"] and "地址：[地址]" in bot["text"]
 
 
+async def test_each_saved_turn_counts_its_intent_and_handoff_once(domain, tracker_db):
+    from channels.metrics import REGISTRY
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    store = make_store(domain, tracker_db)
+    handoff_turn = [
+        ActionExecuted("action_listen"),
+        UserUttered("转人工", intent={"name": "request_agent", "confidence": 0.9}),
+        ActionExecuted("utter_handoff_to_agent"),
+        BotUttered("请拨打12345"),
+    ]
+    before = count("zw_rasa_intents_total", intent="request_agent")
+    handoffs = count("zw_rasa_handoffs_total")
+
+    tracker = await save_new(store, domain, handoff_turn)
+    await store.save(tracker)  # nothing new: nothing counted again
+
+    assert count("zw_rasa_intents_total", intent="request_agent") == before + 1
+    assert count("zw_rasa_handoffs_total") == handoffs + 1
+
+
 async def test_the_replayed_tracker_keeps_every_slot_and_the_form(domain, tracker_db):
     store = make_store(domain, tracker_db)
     events = prefill_turn()

@@ -18,10 +18,18 @@ from bot.privacy import hash_user
 from bot.settings import PROJECT_ROOT, InsecureSettingsError
 from channels.errors import AssetMissingError
 from channels.limits import Limiter, LimitOptions, load_texts
+from channels.metrics import REGISTRY
 from channels.web import WebChatInput
 from channels.web_assets import ASSET_TYPES, STATIC_DIR
 
 HASH_KEY = "test-hash-key"
+
+
+def turns(result: str) -> float:
+    labels = {"channel": "web", "result": result}
+    return REGISTRY.get_sample_value("zw_rasa_turns_total", labels) or 0.0
+
+
 DOMAIN = PROJECT_ROOT / "domain.yml"
 SENDER = "web-00112233445566778899aabbccddeeff"
 PRIVATE_TEXT = "我叫张三，手机13812345678，怎么办居住证"
@@ -257,12 +265,14 @@ async def test_webhook_rejects_malformed_json_with_invalid_json(server, bot):
 async def test_webhook_answers_500_with_a_code_when_the_bot_fails(server, bot, caplog):
     bot.error = RuntimeError(f"tracker failed for {PRIVATE_TEXT}")
     caplog.set_level(logging.DEBUG, logger="channels")
+    failed = turns("failed")
 
     status, body, _ = await _post(
         server.session, {"sender": SENDER, "message": PRIVATE_TEXT}
     )
 
     assert status == 500
+    assert turns("failed") == failed + 1
     assert body["error"]["code"] == "processing_failed"
     assert "tracker failed" not in json.dumps(body, ensure_ascii=False)
     [record] = [r for r in caplog.records if r.msg == "channels.web.message.failed"]
@@ -299,11 +309,13 @@ async def test_a_sender_over_the_rate_gets_429_with_retry_after_and_rasa_never_s
     caplog.set_level(logging.INFO, logger="channels")
     message = {"sender": SENDER, "message": PRIVATE_TEXT}
     statuses = [(await _post(server.session, message))[0] for _ in range(2)]
+    limited = turns("limited")
 
     status, body, headers = await _post(server.session, message)
 
     assert statuses == [200, 200]
     assert status == 429
+    assert turns("limited") == limited + 1
     assert 1 <= int(headers["Retry-After"]) <= 60
     assert body["error"]["code"] == "rate_limited"
     assert body["error"]["message"] == load_texts(DOMAIN)["user_rate"]
@@ -391,7 +403,7 @@ def test_credentials_file_loads_only_the_checked_web_channel_through_rasa(
 
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
 
-    assert [channel.name() for channel in channels] == ["web", "wechat"]
+    assert [channel.name() for channel in channels] == ["web", "wechat", "metrics"]
     web = channels[0]
     assert isinstance(web, WebChatInput)
     assert web.url_prefix() == "web"

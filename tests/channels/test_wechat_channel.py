@@ -17,6 +17,7 @@ from bot.privacy import hash_user
 from bot.settings import PROJECT_ROOT
 from channels import wechat_protocol as protocol
 from channels.limits import Limiter, LimitOptions, load_texts
+from channels.metrics import REGISTRY
 from channels.wechat import WeChatInput
 from channels.wechat_api import WeChatApiClient, WeChatApiError
 from channels.wechat_delivery import Timing
@@ -67,6 +68,11 @@ class FakeRasa:
                 return
             await channel.send_text_message(message.sender_id, f"收到：{message.text}")
             await channel.send_text_message(message.sender_id, "还有其他问题吗？")
+
+
+def wechat_turns(result: str) -> float:
+    labels = {"channel": "wechat", "result": result}
+    return REGISTRY.get_sample_value("zw_rasa_turns_total", labels) or 0.0
 
 
 def _answer(text: str) -> str:
@@ -470,10 +476,12 @@ async def test_a_failing_turn_answers_with_the_failure_text_and_logs_no_text(
     caplog.set_level(logging.DEBUG, logger="channels")
     sim, _ = await make_sim(rasa)
     rasa.error = RuntimeError(PRIVATE_TEXT)
+    failed = wechat_turns("failed")
 
     message = await sim.say(OPENID, PRIVATE_TEXT)
 
     assert message.answers == ["passive:" + CHANNEL_TEXTS["failed"]]
+    assert wechat_turns("failed") == failed + 1
     _assert_nothing_private_logged(caplog)
 
 
@@ -592,7 +600,7 @@ def test_from_credentials_names_a_bad_option():
         )
 
 
-def test_credentials_file_loads_both_channels_with_the_dev_environment(monkeypatch):
+def test_credentials_file_loads_every_channel_with_the_dev_environment(monkeypatch):
     from rasa.core.run import create_http_input_channels
 
     from bot.launcher import process_env
@@ -605,6 +613,18 @@ def test_credentials_file_loads_both_channels_with_the_dev_environment(monkeypat
 
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
 
-    assert [channel.name() for channel in channels] == ["web", "wechat"]
+    assert [channel.name() for channel in channels] == ["web", "wechat", "metrics"]
     assert channels[1].options.mode == "compatible"
     assert channels[1].options.customer_service_api is False
+
+
+async def test_a_turn_counts_once_however_often_wechat_delivers_it(rasa, make_sim):
+    before = wechat_turns("handled")
+    rasa.delay = 6.0 * SCALE  # a "6-second turn": WeChat delivers it again
+    sim, _ = await make_sim(rasa)
+
+    await sim.say(OPENID, "社保卡怎么补办")
+    sim.finish()
+
+    assert len(rasa.turns) == 1
+    assert wechat_turns("handled") == before + 1

@@ -12,6 +12,7 @@ import pytest
 from knowledge_base import cli, lifecycle, pipeline
 from knowledge_base.errors import InvalidDataError
 from knowledge_base.index import KbIndex, read_manifest
+from knowledge_base.metrics import REGISTRY
 from knowledge_base.service import create_app
 from knowledge_base.tokenizer import KbTokenizer
 from tests.knowledge_base.conftest import DICT_DIR, HashingEncoder
@@ -55,6 +56,11 @@ def env(layout, monkeypatch):
     write_faq(layout.data_dir / "faq" / "base.jsonl", ROWS)
     pipeline.build(layout, layout.default_sources(), encoder=model)
     return layout, model
+
+
+def reloads(result: str) -> float:
+    labels = {"result": result}
+    return REGISTRY.get_sample_value("zw_kb_index_reloads_total", labels) or 0.0
 
 
 def doc_ids(layout):
@@ -210,6 +216,7 @@ async def test_the_running_service_picks_up_a_withdrawal_without_a_restart(
     )
     first = (await (await client.get("/health")).json())["index_id"]
     assert (await client.get("/docs/faq-2")).status == 200
+    loaded = reloads("loaded")
 
     await asyncio.to_thread(cli.main, ["remove", "faq-2"])
 
@@ -222,6 +229,8 @@ async def test_the_running_service_picks_up_a_withdrawal_without_a_restart(
         await client.post("/search", json={"query": "护照过期了怎么换"})
     ).json()
     assert "faq-2" not in [hit["doc_id"] for hit in body["hits"]]
+    assert reloads("loaded") == loaded + 1
+    assert REGISTRY.get_sample_value("zw_kb_index_documents") == 1
 
 
 async def test_an_unreadable_new_index_leaves_the_old_one_served(env, aiohttp_client):
@@ -233,9 +242,18 @@ async def test_an_unreadable_new_index_leaves_the_old_one_served(env, aiohttp_cl
     )
     manifest = layout.index_dir / "manifest.json"
     raw = json.loads(manifest.read_text())
+    failed = reloads("failed")
     manifest.write_text(json.dumps({**raw, "index_id": "changed", "doc_count": 99}))
 
     await asyncio.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while reloads("failed") == failed:
+        assert time.monotonic() < deadline, "the service never tried the index"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
 
     body = await (await client.get("/health")).json()
     assert body["docs"] == 2 and body["index_id"] != "changed"
+    # Tried once, then left alone until RETRY_FAILED_SECONDS have passed.
+    assert reloads("failed") == failed + 1
+    assert REGISTRY.get_sample_value("zw_kb_index_documents") == 2

@@ -7,6 +7,7 @@ import pytest
 
 from knowledge_base.documents import TextPolicy, faq_document
 from knowledge_base.index import KbIndex
+from knowledge_base.metrics import REGISTRY
 from knowledge_base.schema import FaqEntry
 from knowledge_base.scoring import ScoreConfig, Thresholds
 from knowledge_base.search import Searcher
@@ -79,6 +80,82 @@ async def test_every_path_but_health_needs_the_token(
 
 async def test_health_is_open_without_a_token(anonymous):
     assert (await anonymous.get("/health")).status == 200
+
+
+METRICS_TOKEN = "test-metrics-token"
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+async def scraper(aiohttp_client, searcher):
+    """A client of an app with a metrics token; each call names its own token."""
+    app = create_app(searcher, token=TOKEN, metrics_token=METRICS_TOKEN)
+    return await aiohttp_client(app)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", f"Bearer {TOKEN}", f"Basic {METRICS_TOKEN}"],
+)
+async def test_metrics_refuse_a_missing_wrong_or_kb_token(scraper, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+
+    response = await scraper.get("/metrics", headers=headers)
+
+    assert response.status == 401
+    body = await response.json()
+    assert body["error"]["code"] == "unauthorized"
+    assert body["request_id"] == response.headers[REQUEST_ID_HEADER]
+
+
+async def test_the_metrics_token_opens_nothing_but_metrics(scraper):
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+    response = await scraper.post("/search", json={"query": "居住证"}, headers=headers)
+
+    assert response.status == 401
+
+
+async def test_metrics_without_a_configured_token_are_refused(anonymous):
+    response = await anonymous.get("/metrics", headers={"Authorization": "Bearer "})
+
+    assert response.status == 401
+
+
+async def test_a_search_moves_the_search_and_request_counters(scraper):
+    answered = sample("zw_kb_searches_total", outcome="answer")
+    timed = sample("zw_kb_search_seconds_count")
+    ok = sample("zw_kb_requests_total", route="/search", status_class="2xx")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    await scraper.post("/search", json={"query": "护照过期了怎么换"}, headers=auth)
+    response = await scraper.get(
+        "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = await response.text()
+    assert 'zw_kb_searches_total{outcome="answer"}' in text
+    assert "zw_kb_index_documents 2.0" in text
+    assert sample("zw_kb_searches_total", outcome="answer") == answered + 1
+    assert sample("zw_kb_search_seconds_count") == timed + 1
+    assert sample("zw_kb_requests_total", route="/search", status_class="2xx") == (
+        ok + 1
+    )
+
+
+async def test_requests_are_counted_by_route_template_not_path(client):
+    before = sample("zw_kb_requests_total", route="/docs/{doc_id}", status_class="4xx")
+
+    assert (await client.get("/docs/no-such-entry")).status == 404
+
+    after = sample("zw_kb_requests_total", route="/docs/{doc_id}", status_class="4xx")
+    assert after == before + 1
+    assert sample("zw_kb_requests_total", route="/docs/no-such-entry") == 0
 
 
 def test_create_app_refuses_an_empty_token(searcher):
@@ -256,3 +333,17 @@ def test_serve_in_production_mode_refuses_a_dev_or_weak_token(
 
     assert cli.main(["serve"]) == 2
     assert named in capsys.readouterr().err
+
+
+def test_serve_command_passes_the_metrics_token_from_the_settings(monkeypatch):
+    from knowledge_base import cli
+
+    served = []
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+    monkeypatch.setattr(
+        "knowledge_base.service.serve", lambda *a, **k: served.append(k)
+    )
+    monkeypatch.setenv("ZW_METRICS_TOKEN", "scraper-token-0123456")
+
+    assert cli.main(["serve"]) == 0
+    assert served[0]["metrics_token"] == "scraper-token-0123456"

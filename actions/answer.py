@@ -148,7 +148,8 @@ class ActionAnswerQuestion(Action):
             metrics.count_kb_answer("answered")
             utter_hit(dispatcher, result.hits[0])
         elif offer_ticket(dispatcher, tracker, result.outcome):
-            pass  # triage read a complaint or a suggestion (actions.ticket)
+            # Triage read a complaint or a suggestion (actions.ticket).
+            metrics.count_kb_answer("ticket_offered")
         elif result.outcome == "clarify" and result.hits:
             metrics.count_kb_answer("clarified")
             dispatcher.utter_message(

@@ -19,8 +19,11 @@ REGISTRY = metrics.new_registry()
 
 # answered: an entry shown (a search's best hit, or the candidate picked
 # from a clarification); clarified: candidates offered; no_answer: nothing
-# good enough, said so; unavailable: the KB service could not be reached.
-KB_OUTCOMES = ("answered", "clarified", "no_answer", "unavailable")
+# good enough, said so; unavailable: the KB service could not be reached;
+# ticket_offered: no answer, and triage read a complaint or a suggestion.
+KB_OUTCOMES = ("answered", "clarified", "no_answer", "unavailable", "ticket_offered")
+# 12345 tickets (actions.ticket): what became of each ticket form.
+TICKET_RESULTS = ("filed", "unavailable", "rejected", "cancelled")
 # What the citizen is told after 确认提交: delivered (an application number),
 # queued (kept in the outbox, sent when the platform is back), rejected (the
 # platform refused it), failed (not even written to the outbox).
@@ -61,6 +64,22 @@ OUTBOX_DELIVERIES = Counter(
     ["result"],
     registry=REGISTRY,
 )
+
+
+TICKETS = Counter(
+    "zw_actions_tickets",
+    "12345 ticket forms, by result (filed, unavailable: kept and asked again,"
+    " rejected by the platform, cancelled by the citizen).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+
+
+def count_ticket(kind: str | None, result: str) -> None:
+    TICKETS.labels(
+        kind=metrics.bounded(kind or "", ("complaint", "suggestion")),
+        result=metrics.bounded(result, TICKET_RESULTS),
+    ).inc()
 
 
 def count_kb_answer(outcome: str) -> None:

@@ -27,7 +27,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions import parsing
+from actions import metrics, parsing
 from actions.backend_client import (
     BackendRejected,
     BackendUnavailable,
@@ -335,7 +335,9 @@ class ActionFileTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         instance = tracker.get_slot(INSTANCE_SLOT)
+        kind = tracker.get_slot(KIND_SLOT)
         if tracker.get_slot(CONFIRMED_SLOT) is not True or not instance:
+            metrics.count_ticket(kind, "cancelled")
             dispatcher.utter_message(response="utter_ticket_cancelled")
             return forget_ticket()
 
@@ -345,14 +347,17 @@ class ActionFileTicket(Action):
             receipt = await get_services().backend.file_ticket(request, key)
         except BackendUnavailable as exc:
             logger.warning("actions.ticket.unavailable", extra={"code": exc.code})
+            metrics.count_ticket(kind, "unavailable")
             dispatcher.utter_message(response="utter_ticket_unavailable")
             # Everything is kept; the form asks to confirm again.
             return [SlotSet(CONFIRMED_SLOT, None), FollowupAction(FORM)]
         except BackendRejected as exc:
             logger.error("actions.ticket.rejected", extra={"code": exc.code})
+            metrics.count_ticket(kind, "rejected")
             dispatcher.utter_message(response="utter_ticket_rejected")
             return forget_ticket()
 
+        metrics.count_ticket(receipt.kind, "filed")
         logger.info(
             "actions.ticket.filed",
             extra={
@@ -402,5 +407,6 @@ class ActionCancelTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         logger.info("actions.ticket.cancelled")
+        metrics.count_ticket(tracker.get_slot(KIND_SLOT), "cancelled")
         dispatcher.utter_message(response="utter_ticket_cancelled")
         return [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None), *forget_ticket()]

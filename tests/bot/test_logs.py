@@ -126,3 +126,30 @@ def test_rasa_process_logs_carry_no_personal_data(tmp_path):
     assert "Failed to parse arguments in line" in output
     assert SEEDED_ID not in output
     assert "张晓明" not in output
+
+
+# Rasa's start-up puts RepeatedLogFilter on the root logger's handlers; our
+# event lines repeat their message with other fields, and each must be kept.
+REPEATED_EVENTS = r"""
+import logging, sys
+from rasa.utils.common import configure_logging_and_warnings
+configure_logging_and_warnings(logging.INFO, sys.argv[1])
+log = logging.getLogger("channels.web")
+for turn in range(5):
+    log.info("channels.web.message.handled", extra={"replies": 1, "turn": turn})
+"""
+
+
+def test_event_lines_that_repeat_their_name_are_all_written(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", REPEATED_EVENTS, str(LOGGING_YML)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    lines = [line for line in result.stderr.splitlines() if "message.handled" in line]
+    assert [line.split("turn=")[1] for line in lines] == ["0", "1", "2", "3", "4"]

@@ -39,6 +39,7 @@ def triage_tables() -> list[str]:
         _head_table(score_head(model, "kind", *data.with_label(citizens, "kind"))),
         _routing_table(model, faq),
         _head_table(score_head(model, "topic", *data.with_label(citizens, "topic"))),
+        _topic_threshold_table(model, *data.with_label(citizens, "topic")),
         _speed_table(model, [m.text for m in citizens[:500]]),
     ]
 
@@ -76,6 +77,25 @@ def _routing_table(model: TriageModel, faq_questions: list[str]) -> str:
         )
     header = ("questions", "n", "read as question", "complaint", "suggestion", "share")
     return markdown("triage: questions kept for the knowledge base", header, rows)
+
+
+def _topic_threshold_table(
+    model: TriageModel, texts: list[str], labels: list[str]
+) -> str:
+    """How right the topic is above each threshold; below it tickets say 其他."""
+    readings = [model.predict(text) for text in texts]
+    rows = []
+    for threshold in (0.0, 0.1, 0.2, 0.3, 0.4):
+        kept = [
+            (reading.topic == label)
+            for reading, label in zip(readings, labels, strict=True)
+            if reading.topic_score >= threshold
+        ]
+        share = len(kept) / len(readings)
+        accuracy = sum(kept) / len(kept) if kept else 0.0
+        rows.append((threshold, f"{share:.3f}", f"{accuracy:.3f}"))
+    header = ("threshold", "share with a topic", "topic right when given")
+    return markdown("triage: topic threshold (below it: 其他)", header, rows)
 
 
 def _speed_table(model: TriageModel, texts: list[str]) -> str:

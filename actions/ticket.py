@@ -218,10 +218,8 @@ class ValidateTicketForm(FormValidationAction):
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        intent = tracker.latest_message.get("intent") or {}
-        leaving = intent.get("name") in LEAVE_INTENTS
-        if leaving and (intent.get("confidence") or 0.0) >= LEAVE_CONFIDENCE:
-            requested = tracker.get_slot(REQUESTED_SLOT)
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        if leaves_form(tracker, requested):
             return [SlotSet(requested, None), ActionExecutionRejected(self.form_name())]
         return await super().get_validation_events(dispatcher, tracker, domain)
 
@@ -276,6 +274,21 @@ class ValidateTicketForm(FormValidationAction):
         if answer is None:
             dispatcher.utter_message(response="utter_invalid_confirm")
         return {CONFIRMED_SLOT: answer}
+
+
+def leaves_form(tracker: Tracker, requested: str | None) -> bool:
+    """Whether this message is not an answer: 取消 or 转人工, or a question
+    asked instead of a place, a time or a yes (the rules answer it from the
+    knowledge base, then the form asks again). A description may be a
+    question ("为什么没人管？"), so it is always an answer."""
+    intent = tracker.latest_message.get("intent") or {}
+    name, confidence = intent.get("name"), intent.get("confidence") or 0.0
+    if name in LEAVE_INTENTS and confidence >= LEAVE_CONFIDENCE:
+        return True
+    text = str(tracker.latest_message.get("text") or "")
+    if requested == DESCRIPTION_SLOT or name not in ("ask_question", "nlu_fallback"):
+        return False
+    return parsing.looks_like_question(text)
 
 
 def free_text(value: Any, limit: int, *, shortest: int) -> str | None:

@@ -391,3 +391,30 @@ async def test_an_unnamed_scenario_that_is_no_complaint_still_asks_which(
 
     assert "utter_offer_ticket" not in responses(dispatcher)
     assert FollowupAction("action_listen") not in events
+
+
+@pytest.mark.parametrize(
+    ("slot", "intent", "leaves"),
+    [
+        ("ticket_location", "ask_question", True),
+        ("ticket_occurred", "nlu_fallback", True),
+        ("ticket_description", "ask_question", False),  # a description may ask
+        ("ticket_location", "inform", False),
+    ],
+)
+async def test_a_question_instead_of_an_answer_steps_aside(
+    dispatcher, slot, intent, leaves
+):
+    text = "社保卡怎么补办？"
+    tracker = make_tracker(
+        text,
+        intent=intent,
+        slots={"ticket_kind": "complaint"},
+        new_slots={slot: text},
+        requested_slot=slot,
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert (ActionExecutionRejected("ticket_form") in events) is leaves

@@ -191,6 +191,33 @@ class ApplicationReceipt:
     updated_at: str = ""
 
 
+@dataclass(frozen=True)
+class ReviewRecordRequest:
+    """A question answered badly or not at all, for the review loop.
+
+    ``question`` should already be masked (the backend masks it again);
+    ``matches`` are ``(doc_id, score)`` pairs, best first, score None when
+    unknown; ``user_hash`` is the keyed hash of the sender, never the id.
+    """
+
+    kind: str  # no_answer | clarify_rejected | thumbs_down | agent_wrong
+    question: str
+    matches: tuple[tuple[str, float | None], ...]
+    channel: str
+    user_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "question": self.question,
+            "matches": [
+                {"doc_id": doc_id, "score": score} for doc_id, score in self.matches
+            ],
+            "channel": self.channel,
+            "user_hash": self.user_hash,
+        }
+
+
 def make_idempotency_key(*parts: str) -> str:
     """A stable key from what identifies one submission (conversation, scenario...).
 
@@ -315,6 +342,17 @@ class BackendClient:
         route = "/v1/applications/{application_no}/cancel"
         answer = await self._call("POST", path, route)
         return answer.parse(lambda body: _receipt(body, replayed=False))
+
+    async def record_review(self, record: ReviewRecordRequest) -> None:
+        """Store one review record; sent once (a lost record is no harm).
+
+        Raises:
+            BackendRejected: the body breaks the contract (``invalid_request``).
+            BackendUnavailable: no usable answer.
+        """
+        await self._call(
+            "POST", "/v1/review-records", "/v1/review-records", json=record.to_json()
+        )
 
     async def close(self) -> None:
         """Close the shared session; the next call opens a new one."""

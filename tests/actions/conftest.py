@@ -63,6 +63,7 @@ class FakeBackend:
     error: Exception | None = None
     submissions: list[tuple[Any, str]] = field(default_factory=list)
     consents: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    reviews: list[Any] = field(default_factory=list)
 
     async def record_consent(self, consent: Any, key: str) -> ConsentReceipt:
         if self.error:
@@ -103,6 +104,11 @@ class FakeBackend:
         )
         self.applications.setdefault(key, receipt)
         return self.applications[key]
+
+    async def record_review(self, request: Any) -> None:
+        self.reviews.append(request)
+        if self.error:
+            raise self.error
 
     async def get_application(self, application_no: str) -> ApplicationReceipt:
         if self.error:

@@ -34,8 +34,11 @@ logger = logging.getLogger(__name__)
 # a question with a group's mean, which sits a little under its best pair.
 DEFAULT_SIMILARITY = 0.92
 # A top match this close under the answer threshold, found again and again
-# and never refused, is the right entry in other words: a synonym's job.
-SYNONYM_BAND = 0.1
+# and never refused, is the right entry in other words: a synonym's job. On
+# the sample, the one group within 0.1 (集体户口迁出 → 直系亲属投靠户口迁入,
+# 0.311 under 0.38) was no synonym case. TODO(#9): measure the band on
+# gaps an operator has labelled.
+SYNONYM_BAND = 0.05
 PAGE_SIZE = 1000
 # Questions are shown on one line, cut to this many characters.
 SHOWN_CHARS = 80

@@ -87,7 +87,7 @@ def hit(doc_id: str, score: float) -> SearchHit:
         ([GapRecord("no_answer", "q")], SearchResult("no_answer", ()), "add_answer"),
         (
             [GapRecord("no_answer", "q", ("faq-1",))] * 2,
-            SearchResult("no_answer", (hit("faq-1", 0.55),)),
+            SearchResult("no_answer", (hit("faq-1", 0.57),)),
             "add_synonym",
         ),
         (
@@ -97,7 +97,7 @@ def hit(doc_id: str, score: float) -> SearchHit:
         ),
         (
             [GapRecord("no_answer", "q", ("faq-1",))],
-            SearchResult("no_answer", (hit("faq-1", 0.2),)),
+            SearchResult("no_answer", (hit("faq-1", 0.5),)),
             "add_answer",
         ),
         (

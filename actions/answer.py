@@ -1,8 +1,9 @@
 """Answering policy and procedure questions from the knowledge base, with the source.
 
 ``answer`` → ``utter_kb_answer``; ``clarify`` → ``utter_kb_clarify`` with one
-button per candidate; ``no_answer`` → ``utter_kb_no_answer`` (never a guess);
-the service down → ``utter_service_unavailable``.
+button per candidate and a 都不是 button; ``no_answer`` → ``utter_kb_no_answer``
+(never a guess); the service down → ``utter_service_unavailable``. A no-answer
+and a rejected clarification are recorded for the review loop (actions.review).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import metrics, parsing
+from actions import metrics, parsing, review
 from actions.errors import KnowledgeBaseUnavailable
 from actions.kb_client import KbHit
 from actions.services import get_services
@@ -26,6 +27,11 @@ logger = logging.getLogger(__name__)
 TOP_K = 3
 KB_DOC_SLOT = "kb_doc_id"
 CANDIDATES_SLOT = "kb_candidates"
+REJECT_PAYLOAD = "/reject_candidates"
+# The 都不是 button's title; domain.yml holds the wording.
+REJECT_LABEL_RESPONSE = "utter_kb_reject_label"
+# The custom payload of a KB answer that the page's 👍/👎 refers to.
+FEEDBACK_KEY = "kb_feedback"
 
 
 def answer_response(hit: KbHit) -> str:
@@ -39,15 +45,26 @@ def answer_response(hit: KbHit) -> str:
     return "utter_kb_answer" if hit.department else "utter_kb_answer_no_department"
 
 
+def feedback_payload(hit: KbHit) -> dict[str, Any]:
+    """Which entry a 👍/👎 on this answer is about, and how it scored.
+
+    The web channel keeps it beside the turn's question (channels.feedback);
+    other channels drop it. It never holds the message's words.
+    """
+    return {FEEDBACK_KEY: {"doc_id": hit.doc_id, "score": hit.score}}
+
+
 def utter_hit(dispatcher: CollectingDispatcher, hit: KbHit) -> None:
     """Show one entry with its source; the wording is in domain.yml.
 
     A question about one fact of a guide ("要带什么材料") gets that fact,
     under the guide's name and with its source, instead of the whole guide.
+    The message carries :func:`feedback_payload`.
     """
     if hit.field_answer and hit.source_url:
         dispatcher.utter_message(
             response="utter_kb_field_answer",
+            json_message=feedback_payload(hit),
             field_answer=hit.field_answer,
             source_title=hit.title,
             source_url=hit.source_url,
@@ -56,6 +73,7 @@ def utter_hit(dispatcher: CollectingDispatcher, hit: KbHit) -> None:
     response = answer_response(hit)
     dispatcher.utter_message(
         response=response,
+        json_message=feedback_payload(hit),
         answer=hit.answer,
         source_title=hit.title,
         source_url=hit.source_url or "",
@@ -63,15 +81,50 @@ def utter_hit(dispatcher: CollectingDispatcher, hit: KbHit) -> None:
     )
 
 
-def candidate_buttons(hits: tuple[KbHit, ...]) -> list[dict[str, str]]:
-    """One button per candidate; its payload answers that entry by id."""
-    return [
+def candidate_buttons(
+    hits: tuple[KbHit, ...], domain: dict[str, Any] | None = None
+) -> list[dict[str, str]]:
+    """One button per candidate (its payload answers that entry by id), then 都不是.
+
+    The 都不是 button needs its title from ``domain``; without one it is left
+    out rather than worded here.
+    """
+    buttons = [
         {
             "title": hit.title,
             "payload": "/choose_candidate" + json.dumps({KB_DOC_SLOT: hit.doc_id}),
         }
         for hit in hits
     ]
+    label = response_text(domain or {}, REJECT_LABEL_RESPONSE)
+    if label:
+        buttons.append({"title": label, "payload": REJECT_PAYLOAD})
+    return buttons
+
+
+def response_text(domain: dict[str, Any], name: str) -> str | None:
+    """The first text of the response ``name`` in the domain, if it has one."""
+    variants = (domain.get("responses") or {}).get(name) or []
+    text = variants[0].get("text") if variants else None
+    return text if isinstance(text, str) and text else None
+
+
+def clarified_question(tracker: Tracker) -> str | None:
+    """The message that led to the latest clarification, if one is pending.
+
+    That is the last user message before the latest non-empty
+    ``kb_candidates``, which the clarification sets in the same turn.
+    """
+    seen_candidates = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == CANDIDATES_SLOT:
+            if not event.get("value"):
+                return None
+            seen_candidates = True
+        elif seen_candidates and event.get("event") == "user":
+            text = event.get("text") or ""
+            return None if text.startswith("/") else text
+    return None
 
 
 def chosen_doc_id(tracker: Tracker) -> str | None:
@@ -153,7 +206,8 @@ class ActionAnswerQuestion(Action):
         elif result.outcome == "clarify" and result.hits:
             metrics.count_kb_answer("clarified")
             dispatcher.utter_message(
-                response="utter_kb_clarify", buttons=candidate_buttons(result.hits)
+                response="utter_kb_clarify",
+                buttons=candidate_buttons(result.hits, domain),
             )
             candidates = [hit.doc_id for hit in result.hits]
             return [
@@ -163,6 +217,10 @@ class ActionAnswerQuestion(Action):
         else:
             metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")
+            matches = review.hit_matches(result.hits)
+            review.record_from_tracker(
+                get_services(), tracker, review.NO_ANSWER, query, matches
+            )
         return listen_unless_in_form(tracker)
 
 
@@ -199,3 +257,24 @@ class ActionAnswerCandidate(Action):
             metrics.count_kb_answer("answered")
             utter_hit(dispatcher, hit)
         return [SlotSet(KB_DOC_SLOT, None)]
+
+
+class ActionRejectCandidates(Action):
+    """The citizen said none of the candidates is it (都不是): record, apologise."""
+
+    def name(self) -> str:
+        return "action_reject_candidates"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        question = clarified_question(tracker)
+        if question:
+            candidates = tracker.get_slot(CANDIDATES_SLOT) or []
+            matches = [(str(doc_id), None) for doc_id in candidates]
+            review.record_from_tracker(
+                get_services(), tracker, review.CLARIFY_REJECTED, question, matches
+            )
+        logger.info("actions.candidates.rejected", extra={"recorded": bool(question)})
+        dispatcher.utter_message(response="utter_kb_candidates_rejected")
+        return [SlotSet(CANDIDATES_SLOT, None), *listen_unless_in_form(tracker)]

@@ -232,6 +232,33 @@ class TicketReceipt:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class ReviewRecordRequest:
+    """A question answered badly or not at all, for the review loop.
+
+    ``question`` should already be masked (the backend masks it again);
+    ``matches`` are ``(doc_id, score)`` pairs, best first, score None when
+    unknown; ``user_hash`` is the keyed hash of the sender, never the id.
+    """
+
+    kind: str  # no_answer | clarify_rejected | thumbs_down | agent_wrong
+    question: str
+    matches: tuple[tuple[str, float | None], ...]
+    channel: str
+    user_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "question": self.question,
+            "matches": [
+                {"doc_id": doc_id, "score": score} for doc_id, score in self.matches
+            ],
+            "channel": self.channel,
+            "user_hash": self.user_hash,
+        }
+
+
 def make_idempotency_key(*parts: str) -> str:
     """A stable key from what identifies one submission (conversation, scenario...).
 
@@ -385,6 +412,17 @@ class BackendClient:
         path = f"/v1/tickets/{quote(ticket_no, safe='')}"
         answer = await self._call("GET", path, "/v1/tickets/{ticket_no}")
         return answer.parse(lambda body: _ticket(body, replayed=False))
+
+    async def record_review(self, record: ReviewRecordRequest) -> None:
+        """Store one review record; sent once (a lost record is no harm).
+
+        Raises:
+            BackendRejected: the body breaks the contract (``invalid_request``).
+            BackendUnavailable: no usable answer.
+        """
+        await self._call(
+            "POST", "/v1/review-records", "/v1/review-records", json=record.to_json()
+        )
 
     async def close(self) -> None:
         """Close the shared session; the next call opens a new one."""

@@ -26,7 +26,14 @@ logger = logging.getLogger(__name__)
 # Commands win over the answer reading when the NLU is sure: 不办了 reads as
 # "no" but means cancel; a clarification button's payload is never an answer.
 COMMAND_INTENTS = frozenset(
-    {"cancel", "change_answers", "request_agent", "check_status", "choose_candidate"}
+    {
+        "cancel",
+        "change_answers",
+        "request_agent",
+        "check_status",
+        "choose_candidate",
+        "reject_candidates",
+    }
 )
 COMMAND_CONFIDENCE = 0.8
 # Intents that, for an unreadable answer, mean "not an answer": the form steps

@@ -78,6 +78,10 @@ async def shutdown_services() -> None:
     still queued stays in the outbox file for the next start.
     """
     global _services, _delivery
+    from actions import review
+
+    # Review records still on their way get their few seconds.
+    await review.drain()
     if _delivery is not None:
         await _delivery.stop()
         _delivery = None

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import consents, lifecycle, metrics, repository, tickets
+from backend import consents, lifecycle, metrics, repository, review, tickets
 from backend.auth import TokenTable, check_route
 from backend.errors import DatabaseUnavailableError
 from backend.middleware import (
@@ -235,11 +235,39 @@ async def get_ticket(request: web.Request) -> web.Response:
     return json_response(ticket.to_json())
 
 
+async def create_review_record(request: web.Request) -> web.Response:
+    submission = review.parse_review_record(parse_json_object(await request.read()))
+
+    work = partial(review.record_review, submission=submission, caller=_caller(request))
+    entry = await in_session(request.app, work)
+
+    logger.info(
+        "backend.review.recorded",
+        extra={
+            "kind": entry.kind,
+            "channel": entry.channel,
+            "matches": len(entry.matches),
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    return json_response(entry.to_json(), status=201)
+
+
+async def list_review_records(request: web.Request) -> web.Response:
+    query = review.parse_review_query(dict(request.query))
+
+    work = partial(review.list_reviews, query=query, caller=_caller(request))
+    entries, following = await in_session(request.app, work)
+
+    body = {"records": [entry.to_json() for entry in entries], "next_after": following}
+    return json_response(body)
+
+
 @web.middleware
 async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a known token on a route it does not open (after require_token)."""
     if CALLER in request:
-        check_route(request[CALLER], route_template(request))
+        check_route(request[CALLER], request.method, route_template(request))
     return await handler(request)
 
 
@@ -275,4 +303,7 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app.router.add_post(
         "/v1/applications/{application_no}/items/{item_id}/status", set_item_status
     )
+    # Recorded by the action server, read by an operator (backend.auth).
+    app.router.add_post("/v1/review-records", create_review_record)
+    app.router.add_get("/v1/review-records", list_review_records)
     return app

@@ -18,10 +18,14 @@ ACTION_SERVER = "action_server"
 # One shared operator token: the audit log says "operator", not who.
 # TODO(#8): a token (or login) per operator, and rotation without a restart.
 OPERATOR = "operator"
-# Route templates only an operator may call; every other /v1 route is the
-# action server's alone.
+# (method, route template) pairs only an operator may call; every other /v1
+# call is the action server's alone (it records review records, the operator
+# reads them).
 OPERATOR_ROUTES = frozenset(
-    {"/v1/applications/{application_no}/items/{item_id}/status"}
+    {
+        ("POST", "/v1/applications/{application_no}/items/{item_id}/status"),
+        ("GET", "/v1/review-records"),
+    }
 )
 _SCHEME = "bearer"
 
@@ -78,12 +82,12 @@ class TokenTable:
         return found
 
 
-def check_route(caller: str, route: str) -> None:
-    """Let ``caller`` through to ``route`` (a route template) or refuse it.
+def check_route(caller: str, method: str, route: str) -> None:
+    """Let ``caller`` through to ``method`` on ``route`` (a template) or refuse it.
 
     Raises:
         ForbiddenError: an operator outside :data:`OPERATOR_ROUTES`, or any
             other caller on one of them.
     """
-    if (caller == OPERATOR) != (route in OPERATOR_ROUTES):
+    if (caller == OPERATOR) != ((method, route) in OPERATOR_ROUTES):
         raise ForbiddenError()

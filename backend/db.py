@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -192,6 +193,28 @@ class AuditEntry(Base):
     # item, the operator's note to the citizen. Rows from before 0003 read
     # ``not_recorded``.
     reason = Column(String(256), nullable=False, server_default="not_recorded")
+
+
+class ReviewRecord(Base):
+    """A question the assistant answered badly or not at all (the review loop).
+
+    ``question`` is masked (``bot.privacy.redact``) before it is stored;
+    ``user_hash`` is the keyed hash of the user, never the raw id. Kinds:
+    ``backend.review.KINDS``.
+    """
+
+    __tablename__ = "review_records"
+
+    id = Column(Integer, primary_key=True)
+    record_id = Column(String(32), nullable=False, unique=True)
+    kind = Column(String(32), nullable=False)
+    question = Column(Text, nullable=False)
+    # [{"doc_id": str, "score": float | None}], best first; [] for none.
+    matches = Column(JSON, nullable=False)
+    channel = Column(String(32), nullable=False)
+    user_hash = Column(String(64), nullable=False)
+    recorded_by = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, index=True)  # UTC, stored naive
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

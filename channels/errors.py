@@ -20,6 +20,9 @@ MESSAGE_TOO_LONG = "message_too_long"
 INVALID_SENDER = "invalid_sender"
 NOT_FOUND = "not_found"
 PROCESSING_FAILED = "processing_failed"
+# The 👍/👎 under an answer (channels.feedback).
+INVALID_FEEDBACK = "invalid_feedback"
+FEEDBACK_UNKNOWN = "feedback_unknown"
 # Abuse limits (channels.limits): the same codes on every channel's logs.
 RATE_LIMITED = "rate_limited"
 CHANNEL_BUSY = "channel_busy"

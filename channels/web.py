@@ -1,4 +1,4 @@
-"""The web chat channel: serves the chat page and its REST-style webhook.
+"""The web chat channel: serves the chat page, its webhook and the 👍/👎 route.
 
 Enable it in credentials.yml as ``channels.web.WebChatInput:``. Routes, under
 ``/webhooks/web/``, are described in docs/channels.md.
@@ -21,9 +21,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions import review
+from actions.backend_client import BackendClient
 from bot.privacy import hash_user
 from bot.settings import CHANNEL_SECRETS, PROJECT_ROOT, check_secrets, load_settings
-from channels import errors, limits, metrics, web_protocol
+from channels import errors, feedback, limits, metrics, web_protocol
 from channels.errors import (
     ChannelError,
     InvalidRequestError,
@@ -53,11 +55,14 @@ class WebChatInput(RestInput):
             InsecureSettingsError: production mode with a development secret.
         """
         options = web_protocol.parse_options(credentials)
-        settings = check_secrets(load_settings(), CHANNEL_SECRETS)
+        # The backend token records thumbs-downs (POST /v1/review-records).
+        names = (*CHANNEL_SECRETS, "ZW_BACKEND_TOKEN")
+        settings = check_secrets(load_settings(), names)
         return cls(
             user_hash_key=settings.user_hash_key,
             max_message_chars=options.max_message_chars,
             limiter=limits.Limiter(options.limits),
+            backend=BackendClient.from_settings(settings),
         )
 
     def __init__(
@@ -67,8 +72,13 @@ class WebChatInput(RestInput):
         static_dir: Path = STATIC_DIR,
         limiter: limits.Limiter | None = None,
         limit_texts: Mapping[str, str] | None = None,
+        backend: Any = None,
+        feedback_book: feedback.FeedbackBook | None = None,
     ) -> None:
         self.user_hash_key = user_hash_key
+        # Where thumbs-downs go (a BackendClient); None logs them only.
+        self.backend = backend
+        self.feedback_book = feedback_book or feedback.FeedbackBook()
         self.max_message_chars = max_message_chars
         self.static_dir = static_dir
         self.limiter = limiter or limits.Limiter(limits.LimitOptions())
@@ -110,6 +120,10 @@ class WebChatInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             return await self.handle_turn(request, on_new_message)
 
+        @web.route("/feedback", methods=["POST"])
+        async def rate(request: Request) -> HTTPResponse:
+            return self.handle_vote(request)
+
         return web
 
     async def handle_turn(
@@ -135,6 +149,7 @@ class WebChatInput(RestInput):
             metrics.count_turn(self.name(), "limited")
             return _json_error(refusal, request_id)
 
+        self.feedback_book.note_message(user, inbound.text)
         started = time.perf_counter()
         collector = CollectingOutputChannel()
         message = UserMessage(
@@ -166,7 +181,10 @@ class WebChatInput(RestInput):
 
         seconds = time.perf_counter() - started
         metrics.count_turn(self.name(), "handled", seconds)
-        replies = web_protocol.shape_replies(collector.messages)
+        replies = web_protocol.shape_replies(
+            collector.messages,
+            lambda payload: self.feedback_book.issue(user, payload),
+        )
         logger.info(
             "channels.web.message.handled",
             extra={
@@ -178,6 +196,50 @@ class WebChatInput(RestInput):
             },
         )
         return _json([reply.to_dict() for reply in replies], request_id=request_id)
+
+    def handle_vote(self, request: Request) -> HTTPResponse:
+        """A 👍/👎 on an answer; a 👎 becomes a ``thumbs_down`` review record.
+
+        The record is sent in the background (actions.review): the page gets
+        its answer at once, and a backend that is down costs a warning only.
+        """
+        request_id = uuid.uuid4().hex
+        try:
+            vote = feedback.parse_vote(request.body, request.content_type)
+        except InvalidRequestError as exc:
+            return _json_error(exc, request_id)
+
+        user = hash_user(vote.sender_id, self.user_hash_key)
+        refusal = self._refusal(request, user, request_id)
+        if refusal is not None:
+            return _json_error(refusal, request_id)
+        rated = self.feedback_book.take(vote.feedback_id, user)
+        if rated is None:
+            error = InvalidRequestError(
+                errors.FEEDBACK_UNKNOWN, "这条回答已无法评价。", 404
+            )
+            return _json_error(error, request_id)
+
+        if vote.vote == "down":
+            self._record_thumbs_down(rated)
+        logger.info(
+            "channels.web.feedback.received",
+            extra={"vote": vote.vote, "user": user, "request_id": request_id},
+        )
+        return _json({"status": "ok"}, request_id=request_id)
+
+    def _record_thumbs_down(self, rated: feedback.Rated) -> None:
+        if self.backend is None:
+            logger.warning("channels.web.feedback.not_recorded")
+            return
+        request = review.review_request(
+            review.THUMBS_DOWN,
+            rated.question,
+            [(rated.doc_id, rated.score)],
+            self.name(),
+            rated.user,
+        )
+        review.record_in_background(self.backend, request)
 
     def _refusal(
         self, request: Request, user: str, request_id: str

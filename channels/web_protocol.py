@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels import errors
@@ -55,11 +55,16 @@ class Button:
 
 @dataclass(frozen=True)
 class BotReply:
-    """One bot message as the page renders it; images and custom JSON are dropped."""
+    """One bot message as the page renders it; images and custom JSON are dropped.
+
+    ``feedback_id`` is set on a knowledge-base answer the page may rate
+    (channels.feedback).
+    """
 
     recipient_id: str
     text: str = ""
     buttons: tuple[Button, ...] = field(default_factory=tuple)
+    feedback_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The REST channel's shape, with only the keys the page uses."""
@@ -69,6 +74,8 @@ class BotReply:
                 {"title": button.title, "payload": button.payload}
                 for button in self.buttons
             ]
+        if self.feedback_id:
+            body["feedback_id"] = self.feedback_id
         return body
 
 
@@ -106,8 +113,8 @@ def parse_body(
     Raises:
         InvalidRequestError: the body is not a valid message; ``code`` says why.
     """
-    _check_envelope(raw, content_type)
-    body = _decode_json(raw or b"")
+    check_envelope(raw, content_type)
+    body = decode_json(raw or b"")
 
     sender = body.get("sender")
     if not isinstance(sender, str) or not SENDER_PATTERN.fullmatch(sender):
@@ -118,7 +125,8 @@ def parse_body(
     return InboundMessage(sender_id=sender, text=_check_text(body, max_chars))
 
 
-def _check_envelope(raw: bytes | None, content_type: str | None) -> None:
+def check_envelope(raw: bytes | None, content_type: str | None) -> None:
+    """Refuse a body that is not JSON by its type, or too large to decode."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise InvalidRequestError(
@@ -128,7 +136,8 @@ def _check_envelope(raw: bytes | None, content_type: str | None) -> None:
         raise InvalidRequestError(errors.BODY_TOO_LARGE, "请求内容过大。", status=413)
 
 
-def _decode_json(raw: bytes) -> dict[str, Any]:
+def decode_json(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or InvalidRequestError with the reason."""
     try:
         body = json.loads(raw.decode("utf-8"))
     # RecursionError: brackets nested thousands deep still fit the size cap.
@@ -172,15 +181,32 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def shape_replies(messages: Iterable[Mapping[str, Any]]) -> list[BotReply]:
+# The custom payload of a knowledge-base answer (actions/answer.py).
+FEEDBACK_KEY = "kb_feedback"
+
+IssueFeedback = Callable[[Mapping[str, Any]], "str | None"]
+
+
+def shape_replies(
+    messages: Iterable[Mapping[str, Any]], issue_feedback: IssueFeedback | None = None
+) -> list[BotReply]:
     """Turn Rasa's collected messages into what the page renders.
 
     Text and buttons are kept as plain strings; a message with neither (an
     image, an attachment, custom JSON) is dropped, since the page shows
     neither. Malformed buttons are skipped rather than failing the turn.
+    With ``issue_feedback``, an answer's ``kb_feedback`` payload (which Rasa
+    sends as a message of its own, right after the text) gives the reply
+    before it the feedback id that ``issue_feedback`` returns.
     """
-    replies = []
+    replies: list[BotReply] = []
     for message in messages:
+        custom = message.get("custom")
+        if issue_feedback and replies and isinstance(custom, Mapping):
+            payload = custom.get(FEEDBACK_KEY)
+            if isinstance(payload, Mapping):
+                feedback_id = issue_feedback(payload) or ""
+                replies[-1] = replace(replies[-1], feedback_id=feedback_id)
         text = message.get("text")
         text = text if isinstance(text, str) else ""
         buttons = tuple(_shape_buttons(message.get("buttons")))

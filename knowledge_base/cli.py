@@ -1,5 +1,6 @@
 """``python -m knowledge_base``: build, add, remove, restore, query, stats,
-serve, eval, calibrate, and the scenario checker.
+serve, eval, calibrate, gaps (the review loop's report), and the scenario
+checker.
 
 Each subcommand is a small function over ``knowledge_base.pipeline``; errors
 from the package end as one ``error [code]: message`` line and exit code 2.
@@ -22,7 +23,7 @@ from bot.settings import (
     check_secrets,
     load_settings,
 )
-from knowledge_base import lifecycle, pipeline
+from knowledge_base import gaps, lifecycle, pipeline
 from knowledge_base.calibration import (
     choose_thresholds,
     measure_floor,
@@ -325,6 +326,30 @@ def cmd_scenario_questions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gaps(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    since = gaps.since_days(args.since)
+    if args.records:
+        records = gaps.read_records(Path(args.records))
+    else:
+        url = args.backend_url or settings.backend_url
+        try:
+            records = gaps.fetch_records(url, settings.operator_token, since)
+        except gaps.ReviewSourceError as exc:
+            print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+            print(
+                "the report needs the backend (python -m backend serve), or"
+                " --records FILE with records exported as JSON Lines",
+                file=sys.stderr,
+            )
+            return 2
+    searcher = pipeline.open_searcher(_layout(args))
+    found = gaps.find_gaps(records, searcher, threshold=args.similarity)
+    label = args.records or since.strftime("%Y-%m-%d %H:%M UTC")
+    print(gaps.format_report(found, len(records), args.top, label))
+    return 0
+
+
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--corpus", required=True, help="FAQ JSON Lines or guide catalogue"
@@ -421,6 +446,25 @@ def make_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--model", default="build/embedder")
     check.set_defaults(func=cmd_check_embedder)
+
+    report = commands.add_parser(
+        "gaps", help="group review records and list the largest gaps"
+    )
+    report.add_argument(
+        "--since", type=float, default=7, help="days back to read (default 7)"
+    )
+    report.add_argument("--top", type=int, default=20, help="gaps to list")
+    report.add_argument(
+        "--similarity",
+        type=float,
+        default=gaps.DEFAULT_SIMILARITY,
+        help="cosine at which a question joins a group",
+    )
+    report.add_argument("--backend-url", help="default: ZW_BACKEND_URL")
+    report.add_argument(
+        "--records", help="read records from this JSON Lines file instead"
+    )
+    report.set_defaults(func=cmd_gaps)
 
     scenario_check = commands.add_parser(
         "scenario-check", help="items, routes and materials for answers (JSON)"

@@ -18,6 +18,7 @@
     /https?:\/\/[^\s<>"'\u2018-\u201f\u2026\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]+/g;
   var TRAILING_PUNCTUATION = /[.,;:!?)\]}]+$/;
   var SOURCE_PREFIX = "来源";
+  var FEEDBACK_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
   var TEXT = {
     unreachable: "无法连接到服务，请检查网络后重试。",
@@ -28,6 +29,11 @@
     bot: "助手：",
     user: "我：",
     choices: "可选回复",
+    rate: "这条回答有帮助吗",
+    helpful: "有帮助",
+    unhelpful: "没有帮助",
+    thanks: "感谢您的反馈",
+    rateFailed: "反馈未发送成功",
   };
 
   var scroller = document.getElementById("scroller");
@@ -38,6 +44,7 @@
   var input = document.getElementById("input");
   var sendButton = document.getElementById("send");
   var webhookUrl = new URL("webhook", document.baseURI).href;
+  var feedbackUrl = new URL("feedback", document.baseURI).href;
   var senderId = loadSenderId();
   var pending = false;
 
@@ -204,6 +211,53 @@
     });
   }
 
+  // 👍/👎 under a knowledge-base answer; a 👎 tells the operators which
+  // question went unanswered (docs/knowledge-base.md, review loop).
+  function renderFeedback(item, feedbackId) {
+    var group = document.createElement("div");
+    group.className = "feedback";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", TEXT.rate);
+    [
+      ["up", "👍", TEXT.helpful],
+      ["down", "👎", TEXT.unhelpful],
+    ].forEach(function (choice) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = choice[1];
+      button.setAttribute("aria-label", choice[2]);
+      button.addEventListener("click", function () {
+        onVote(group, feedbackId, choice[0]);
+      });
+      group.appendChild(button);
+    });
+    item.appendChild(group);
+  }
+
+  function onVote(group, feedbackId, vote) {
+    setGroupDisabled(group, true);
+    postVote(feedbackId, vote).then(function (ok) {
+      var note = document.createElement("span");
+      note.className = "feedback-note";
+      note.textContent = ok ? TEXT.thanks : TEXT.rateFailed;
+      group.appendChild(note);
+    });
+  }
+
+  async function postVote(feedbackId, vote) {
+    try {
+      var response = await window.fetch(feedbackUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender: senderId, feedback_id: feedbackId, vote: vote }),
+        cache: "no-store",
+      });
+      return response.ok;
+    } catch (err) {
+      return false;
+    }
+  }
+
   function renderReply(reply) {
     if (!reply || typeof reply !== "object") {
       return;
@@ -219,6 +273,9 @@
       appendBubble(item, text, true);
     }
     renderButtons(item, buttons);
+    if (typeof reply.feedback_id === "string" && FEEDBACK_ID_PATTERN.test(reply.feedback_id)) {
+      renderFeedback(item, reply.feedback_id);
+    }
   }
 
   function showError(text) {

@@ -65,6 +65,7 @@ class FakeBackend:
     submissions: list[tuple[Any, str]] = field(default_factory=list)
     consents: dict[str, tuple[Any, str]] = field(default_factory=dict)
     tickets: dict[str, tuple[Any, TicketReceipt]] = field(default_factory=dict)
+    reviews: list[Any] = field(default_factory=list)
 
     async def file_ticket(self, request: Any, key: str) -> TicketReceipt:
         if self.error:
@@ -125,6 +126,11 @@ class FakeBackend:
         )
         self.applications.setdefault(key, receipt)
         return self.applications[key]
+
+    async def record_review(self, request: Any) -> None:
+        self.reviews.append(request)
+        if self.error:
+            raise self.error
 
     async def get_application(self, application_no: str) -> ApplicationReceipt:
         if self.error:

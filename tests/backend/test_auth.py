@@ -70,25 +70,31 @@ def test_from_settings_refuses_empty_or_shared_tokens(changes, message):
         TokenTable.from_settings(replace(load_settings({}), **changes))
 
 
-STATUS_ROUTE = next(iter(OPERATOR_ROUTES))
+STATUS_ROUTE = ("POST", "/v1/applications/{application_no}/items/{item_id}/status")
+REVIEW_ROUTE = "/v1/review-records"
 
 
 @pytest.mark.parametrize(
-    ("caller", "route", "allowed"),
+    ("caller", "call", "allowed"),
     [
-        (ACTION_SERVER, "/v1/applications", True),
+        (ACTION_SERVER, ("POST", "/v1/applications"), True),
         (ACTION_SERVER, STATUS_ROUTE, False),
         (OPERATOR, STATUS_ROUTE, True),
-        (OPERATOR, "/v1/profiles/{id_number}", False),
-        (OPERATOR, "/v1/applications/{application_no}/cancel", False),
+        (OPERATOR, ("GET", "/v1/profiles/{id_number}"), False),
+        (OPERATOR, ("POST", "/v1/applications/{application_no}/cancel"), False),
+        (ACTION_SERVER, ("POST", REVIEW_ROUTE), True),
+        (ACTION_SERVER, ("GET", REVIEW_ROUTE), False),
+        (OPERATOR, ("GET", REVIEW_ROUTE), True),
+        (OPERATOR, ("POST", REVIEW_ROUTE), False),
     ],
 )
-def test_check_route_opens_each_route_to_its_own_caller(caller, route, allowed):
+def test_check_route_opens_each_route_to_its_own_caller(caller, call, allowed):
+    assert STATUS_ROUTE in OPERATOR_ROUTES
     if allowed:
-        check_route(caller, route)
+        check_route(caller, *call)
     else:
         with pytest.raises(ForbiddenError):
-            check_route(caller, route)
+            check_route(caller, *call)
 
 
 def test_the_table_never_shows_tokens_in_its_repr():

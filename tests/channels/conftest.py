@@ -89,7 +89,7 @@ def browser():
 
 def _serve(route, assets, webhook) -> None:
     path = urlsplit(route.request.url).path
-    if path == "/webhooks/web/webhook":
+    if path in ("/webhooks/web/webhook", "/webhooks/web/feedback"):
         webhook(route)
         return
     name = PAGE_NAME if path == "/webhooks/web/" else path.rsplit("/", 1)[-1]

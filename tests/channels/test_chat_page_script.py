@@ -310,3 +310,31 @@ def _is_in_view(chat, selector: str) -> bool:
     return (
         area["y"] <= box["y"] and box["y"] + box["height"] <= area["y"] + area["height"]
     )
+
+
+FEEDBACK_ID = "AbCdEfGhIjKlMnOpQrStUv"
+
+
+def test_a_thumbs_down_under_an_answer_posts_its_id_and_thanks(chat):
+    chat.webhook.reply(bot("携带户口簿到派出所办理。", feedback_id=FEEDBACK_ID))
+    chat.ask("办身份证要带什么")
+    chat.wait_idle()
+
+    chat.webhook.script.append((200, {"status": "ok"}))
+    chat.page.get_by_role("button", name="没有帮助").click()
+
+    expect(chat.page.locator(".feedback-note")).to_have_text("感谢您的反馈")
+    assert chat.webhook.bodies[1] == {
+        "sender": chat.webhook.bodies[0]["sender"],
+        "feedback_id": FEEDBACK_ID,
+        "vote": "down",
+    }
+    expect(chat.page.get_by_role("button", name="有帮助", exact=True)).to_be_disabled()
+
+
+def test_replies_without_a_valid_feedback_id_get_no_thumbs(chat):
+    chat.webhook.reply(bot("您好"), bot("其他", feedback_id="<b>x</b>"))
+    chat.ask("你好")
+    chat.wait_idle()
+
+    assert chat.page.locator(".feedback").count() == 0

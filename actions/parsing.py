@@ -75,6 +75,7 @@ _YES = re.compile(
 _ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 _APPLICATION_NO = re.compile(r"(?<![A-Za-z0-9])ZW[0-9]{14}(?!\d)", re.IGNORECASE)
 _TICKET_NO = re.compile(r"(?<![A-Za-z0-9])GD[0-9]{14}(?!\d)", re.IGNORECASE)
+_TICKET_NO_ATTEMPT = re.compile(r"(?<![A-Za-z])GD\s*\d", re.IGNORECASE)
 _APPLICATION_NO_ATTEMPT = re.compile(r"(?<![A-Za-z])ZW\s*\d", re.IGNORECASE)
 
 
@@ -307,6 +308,16 @@ def find_ticket_no(text: str) -> str | None:
     """The first 工单号 (``GD`` and 14 digits) in ``text``, upper-cased."""
     match = _TICKET_NO.search(re.sub(r"\s+", "", fold_width(text or "")))
     return match.group(0).upper() if match else None
+
+
+def mentions_ticket(text: str) -> bool:
+    """Whether ``text`` is about a 工单 (by the word or a ``GD`` number)."""
+    return "工单" in (text or "") or mentions_ticket_no(text)
+
+
+def mentions_ticket_no(text: str) -> bool:
+    """Whether ``text`` tries to give a 工单号 (``GD`` then digits), valid or not."""
+    return bool(_TICKET_NO_ATTEMPT.search(fold_width(text or "")))
 
 
 def mentions_application_no(text: str) -> bool:

@@ -95,6 +95,16 @@ class ActionCheckApplicationStatus(Action):
         ticket_no = parsing.find_ticket_no(text)
         if ticket_no and not parsing.find_application_no(text):
             return await report_ticket(dispatcher, ticket_no)
+        if parsing.mentions_ticket(text) and not parsing.find_application_no(text):
+            # 我的工单到哪一步了: the conversation's last ticket, or ask for one.
+            if parsing.mentions_ticket_no(text):
+                dispatcher.utter_message(response="utter_invalid_ticket_no")
+                return []
+            last = parsing.find_ticket_no(str(tracker.get_slot("ticket_no") or ""))
+            if last:
+                return await report_ticket(dispatcher, last)
+            dispatcher.utter_message(response="utter_ask_ticket_no")
+            return []
         if parsing.mentions_application_no(text) and not (
             parsing.find_application_no(text)
         ):

@@ -36,6 +36,7 @@ from actions.backend_client import (
 )
 from actions.form_base import latest_intent, parse_yes_no_or_intent
 from actions.services import get_services
+from bot.privacy import redact
 
 logger = logging.getLogger(__name__)
 
@@ -88,18 +89,39 @@ _COMPLAINT_WORDS = re.compile(r"投诉|举报|反映|求助|曝光")
 _TRIGGER_WORDS = re.compile(
     r"我?(要|想|想要)?(投诉|举报|反映|求助|提(个|一个|点)?(建议|意见)|建议)(一下|个|一个)?(问题|情况)?"
 )
+_MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+# Withdrawing the ticket in words the NLU may not read as 取消.
+_WITHDRAW = re.compile(
+    r"^(不要了|不用了|不投诉了|不反映了|不举报了|不提了|不登记了|不办了|算了"
+    r"|我?不想(投诉|反映|举报|提|登记)了?)"
+)
+# Yes and no at the consent and confirmation steps: a short answer, or it
+# is asked again ("需要修改" is no yes, "我要先问问家里人" no consent).
+_NO_ANSWER = re.compile(r"不|别|修改|改一下|错|先等|再想想|拒绝|取消|算了|没有")
+_YES_ANSWER = re.compile(
+    r"^(是|是的|对|对的|好|好的|行|可以|同意|愿意|没问题|没有问题|嗯|嗯嗯|确认|确认提交|提交|留|要|需要|ok)[啊吧的呀。.!！]*$",
+    re.IGNORECASE,
+)
+_CHANGE_ANSWER = re.compile(r"修改|改一下|重新填|重填|写错")
 # Commands that leave the form; anything else typed is an answer.
 LEAVE_INTENTS = frozenset({"cancel", "request_agent"})
 LEAVE_CONFIDENCE = 0.8
 
 
 def kind_from_words(text: str) -> str | None:
-    """``suggestion`` or ``complaint`` when the citizen names it, else None."""
-    if _SUGGESTION_WORDS.search(text):
-        return SUGGESTION
-    if _COMPLAINT_WORDS.search(text):
-        return COMPLAINT
-    return None
+    """``suggestion`` or ``complaint`` when the citizen names it, else None.
+
+    The word that comes first wins: 我要举报，有人建议我… is a complaint.
+    """
+    found = [
+        (match.start(), kind)
+        for kind, words in (
+            (COMPLAINT, _COMPLAINT_WORDS),
+            (SUGGESTION, _SUGGESTION_WORDS),
+        )
+        if (match := words.search(text))
+    ]
+    return min(found)[1] if found else None
 
 
 def own_description(text: str) -> str | None:
@@ -107,8 +129,13 @@ def own_description(text: str) -> str | None:
     text = text.strip()
     if text.startswith("/"):
         return None
-    rest = _TRIGGER_WORDS.sub("", text).strip(" ，,。.!！：:")
-    return text if len(rest) >= MIN_DESCRIPTION_CHARS else None
+    rest = _TRIGGER_WORDS.sub("", text)
+    return text if meaningful_chars(rest) >= MIN_DESCRIPTION_CHARS else None
+
+
+def meaningful_chars(text: str) -> int:
+    """Chinese characters, letters and digits in ``text`` (not emoji or dots)."""
+    return len(_MEANINGFUL.findall(text))
 
 
 def previous_user_text(tracker: Tracker) -> str | None:
@@ -161,27 +188,63 @@ class ActionStartTicket(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = str(tracker.latest_message.get("text") or "")
-        description = own_description(text)
-        if description is None and text.startswith("/"):
-            # The 登记工单 button: the message the offer was made for.
-            description = own_description(previous_user_text(tracker) or "")
-        kind = (
-            kind_from_words(text)
-            or kind_from_words(description or "")
-            or _triage_kind(description)
-        )
-        logger.info(
-            "actions.ticket.started",
-            extra={"kind": kind, "has_description": description is not None},
-        )
-        dispatcher.utter_message(response="utter_ticket_intro")
-        return [
-            *(SlotSet(slot, None) for slot in COLLECTED_SLOTS),
-            SlotSet(INSTANCE_SLOT, uuid.uuid4().hex),
-            SlotSet(KIND_SLOT, kind),
-            SlotSet(DESCRIPTION_SLOT, _clip(description, MAX_DESCRIPTION_CHARS)),
-        ]
+        return start_ticket(dispatcher, tracker)
+
+
+def start_ticket(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """Slot events that begin a ticket form, and its introduction.
+
+    The description is the message itself when it describes something, else
+    the message a ticket was just offered for (the 登记工单 button, a typed
+    登记 or 好的), else it is asked.
+    """
+    text = str(tracker.latest_message.get("text") or "")
+    description = own_description(text)
+    if description is None and (text.startswith("/") or offer_was_last(tracker)):
+        description = own_description(previous_user_text(tracker) or "")
+    kind = (
+        kind_from_words(text)
+        or kind_from_words(description or "")
+        or _triage_kind(description)
+    )
+    logger.info(
+        "actions.ticket.started",
+        extra={"kind": kind, "has_description": description is not None},
+    )
+    dispatcher.utter_message(response="utter_ticket_intro")
+    return [
+        *(SlotSet(slot, None) for slot in COLLECTED_SLOTS),
+        SlotSet(INSTANCE_SLOT, uuid.uuid4().hex),
+        SlotSet(KIND_SLOT, kind),
+        SlotSet(DESCRIPTION_SLOT, masked_description(description)),
+    ]
+
+
+def offer_was_last(tracker: Tracker) -> bool:
+    """Whether the bot's last message was the ticket offer."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            metadata = event.get("metadata") or {}
+            return metadata.get("utter_action") == "utter_offer_ticket"
+    return False
+
+
+class ActionAnswerYesNo(Action):
+    """A yes or a no outside any form: to the ticket offer, or to nothing."""
+
+    def name(self) -> str:
+        return "action_answer_yes_no"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if offer_was_last(tracker):
+            if latest_intent(tracker) == "affirm":
+                return [*start_ticket(dispatcher, tracker), FollowupAction(FORM)]
+            dispatcher.utter_message(response="utter_ticket_declined")
+            return []
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
 
 
 def _triage_kind(description: str | None) -> str | None:
@@ -193,6 +256,15 @@ def _triage_kind(description: str | None) -> str | None:
 
 def _clip(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else text
+
+
+def masked_description(text: str | None) -> str | None:
+    """The description as it is filed: personal data typed into it masked.
+
+    The ticket reaches the citizen's phone only through the consent step;
+    a 身份证号 or phone inside the words is not needed to handle it.
+    """
+    return _clip(redact(text), MAX_DESCRIPTION_CHARS) if text else text
 
 
 class ValidateTicketForm(FormValidationAction):
@@ -219,18 +291,25 @@ class ValidateTicketForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         requested = tracker.get_slot(REQUESTED_SLOT)
-        if leaves_form(tracker, requested):
+        # Only a message read for the asked slot can leave the form: when the
+        # form runs again after a digression (转人工, a question) there is
+        # none, and rejecting again would loop until Rasa's circuit breaker.
+        answering = requested in tracker.slots_to_validate()
+        if answering and leaves_form(tracker, requested):
             return [SlotSet(requested, None), ActionExecutionRejected(self.form_name())]
+        if answering and withdraws(tracker):
+            logger.info("actions.ticket.withdrawn")
+            return [*withdrawn_answers(), SlotSet(REQUESTED_SLOT, None)]
         return await super().get_validation_events(dispatcher, tracker, domain)
 
     def validate_ticket_description(
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "").strip()
-        if len(text) < MIN_DESCRIPTION_CHARS or text.startswith("/"):
+        if meaningful_chars(text) < MIN_DESCRIPTION_CHARS or text.startswith("/"):
             dispatcher.utter_message(response="utter_invalid_ticket_description")
             return {DESCRIPTION_SLOT: None}
-        slots: dict[str, Any] = {DESCRIPTION_SLOT: _clip(text, MAX_DESCRIPTION_CHARS)}
+        slots: dict[str, Any] = {DESCRIPTION_SLOT: masked_description(text)}
         if tracker.get_slot(KIND_SLOT) is None:
             slots[KIND_SLOT] = kind_from_words(text) or _triage_kind(text)
         return slots
@@ -254,7 +333,7 @@ class ValidateTicketForm(FormValidationAction):
     def validate_ticket_contact_consent(
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        answer = parse_yes_no_or_intent(value, latest_intent(tracker))
+        answer = short_yes_no(value, latest_intent(tracker))
         if answer is None:
             dispatcher.utter_message(response="utter_invalid_ticket_contact_consent")
         return {CONSENT_SLOT: answer}
@@ -263,17 +342,45 @@ class ValidateTicketForm(FormValidationAction):
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         phone = parsing.parse_phone(str(value or ""))
-        if phone is None:
-            dispatcher.utter_message(response="utter_invalid_ticket_phone")
-        return {PHONE_SLOT: phone}
+        if phone is not None:
+            return {PHONE_SLOT: phone}
+        if short_yes_no(value, latest_intent(tracker)) is False:
+            # 不留了 at the phone: the consent is taken back, nothing asked.
+            return {PHONE_SLOT: None, CONSENT_SLOT: False}
+        dispatcher.utter_message(response="utter_invalid_ticket_phone")
+        return {PHONE_SLOT: None}
 
     def validate_ticket_confirmed(
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        answer = parse_yes_no_or_intent(value, latest_intent(tracker))
+        if isinstance(value, str) and _CHANGE_ANSWER.search(value):
+            # 修改: the answers are asked again, the description first.
+            dispatcher.utter_message(response="utter_ticket_change")
+            kept = (KIND_SLOT, TOPIC_SLOT, INSTANCE_SLOT)
+            return {slot: None for slot in COLLECTED_SLOTS if slot not in kept}
+        answer = short_yes_no(value, latest_intent(tracker))
         if answer is None:
             dispatcher.utter_message(response="utter_invalid_confirm")
         return {CONFIRMED_SLOT: answer}
+
+
+def withdraws(tracker: Tracker) -> bool:
+    """Whether the message takes the ticket back (不要了, 不投诉了 …)."""
+    text = str(tracker.latest_message.get("text") or "").strip()
+    return bool(_WITHDRAW.match(text))
+
+
+def withdrawn_answers() -> list[EventType]:
+    """Fill what is left so the form ends unconfirmed: action_file_ticket
+    then says the ticket was not filed and forgets the answers."""
+    return [
+        SlotSet(DESCRIPTION_SLOT, NOT_GIVEN),
+        SlotSet(LOCATION_SLOT, NOT_GIVEN),
+        SlotSet(OCCURRED_SLOT, NOT_GIVEN),
+        SlotSet(CONSENT_SLOT, False),
+        SlotSet(PHONE_SLOT, None),
+        SlotSet(CONFIRMED_SLOT, False),
+    ]
 
 
 def leaves_form(tracker: Tracker, requested: str | None) -> bool:
@@ -291,6 +398,22 @@ def leaves_form(tracker: Tracker, requested: str | None) -> bool:
     return parsing.looks_like_question(text)
 
 
+def short_yes_no(value: Any, intent: str | None) -> bool | None:
+    """A yes or no at the consent or confirmation step, else None.
+
+    Stricter than the scenario questions' reader: a wrong yes here files a
+    ticket or gives a phone away. Button payloads count by their intent.
+    """
+    if isinstance(value, bool):
+        return value  # already read (a form re-validates filled slots)
+    text = str(value or "").strip()
+    if text.startswith("/"):
+        return parse_yes_no_or_intent(text, intent)
+    if _YES_ANSWER.match(text):
+        return True
+    return False if _NO_ANSWER.search(text) else None
+
+
 def free_text(value: Any, limit: int, *, shortest: int) -> str | None:
     """A place or time as typed; 无 / 不知道 → 未说明; None if unusable."""
     text = str(value or "").strip()
@@ -298,7 +421,7 @@ def free_text(value: Any, limit: int, *, shortest: int) -> str | None:
         return NOT_GIVEN
     if text.startswith("/") or not shortest <= len(text) <= limit:
         return None
-    return text
+    return text if meaningful_chars(text) else None
 
 
 class ActionAskTicketConfirmed(Action):
@@ -314,7 +437,10 @@ class ActionAskTicketConfirmed(Action):
         topic = ticket_topic(str(tracker.get_slot(DESCRIPTION_SLOT) or ""))
         phone = tracker.get_slot(PHONE_SLOT)
         dispatcher.utter_message(
-            response="utter_ask_ticket_confirmed",
+            # A suggestion was never asked when: its review has no time line.
+            response="utter_ask_ticket_confirmed_suggestion"
+            if kind == SUGGESTION
+            else "utter_ask_ticket_confirmed",
             ticket_kind_label=KIND_LABELS[kind],
             ticket_topic=topic,
             ticket_description=tracker.get_slot(DESCRIPTION_SLOT) or "",

@@ -61,7 +61,7 @@ class MissingIdempotencyKeyError(BackendError):
 
     code = "missing_idempotency_key"
     status = 400
-    default_message = "POST /v1/applications needs an Idempotency-Key header"
+    default_message = "this call needs an Idempotency-Key header"
 
 
 class InvalidIdempotencyKeyError(BackendError):

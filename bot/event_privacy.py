@@ -29,8 +29,16 @@ DEFAULT_PERSONAL_FIELDS: Mapping[str, str] = {
     "address": "[地址]",
     "phone_masked": "[手机号]",
 }
-# Slots whose value is personal data (actions/scenario_state.py).
-DEFAULT_PERSONAL_SLOTS = ("id_number",)
+# Slots whose value is personal data (actions/scenario_state.py, and the
+# ticket form's words and phone, actions/ticket.py): masked in the stored
+# rows once the slot is set again (the ticket form empties them when it ends).
+DEFAULT_PERSONAL_SLOTS = (
+    "id_number",
+    "ticket_description",
+    "ticket_location",
+    "ticket_occurred",
+    "ticket_phone",
+)
 # Stands for a personal slot's value in a masked copy.
 SLOT_MASK = "[已隐去]"
 

@@ -228,6 +228,8 @@ async def test_the_form_skips_time_for_suggestions_and_phone_without_consent(
         ("ticket_phone", "12345", None, "utter_invalid_ticket_phone"),
         ("ticket_confirmed", "确认提交", True, None),
         ("ticket_confirmed", "先不提交", False, None),
+        ("ticket_confirmed", "好的", True, None),
+        ("ticket_confirmed", "没有问题", True, None),
     ],
 )
 async def test_each_answer_is_read_or_asked_again(
@@ -418,3 +420,169 @@ async def test_a_question_instead_of_an_answer_steps_aside(
     events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert (ActionExecutionRejected("ticket_form") in events) is leaves
+
+
+async def test_change_at_the_review_asks_every_answer_again(dispatcher):
+    tracker = make_tracker(
+        "地点写错了，需要修改",
+        intent="deny",
+        slots=FILLED,
+        new_slots={"ticket_confirmed": "地点写错了，需要修改"},
+        requested_slot="ticket_confirmed",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    slots = slot_events(events)
+    assert responses(dispatcher) == ["utter_ticket_change"]
+    assert slots["ticket_confirmed"] is None and slots["ticket_location"] is None
+    assert "ticket_instance" not in slots  # the same ticket, asked again
+
+
+@pytest.mark.parametrize("typed", ["需要修改吗", "我要先问问", "是不是要写全", "要"])
+def test_the_confirmation_reads_only_a_plain_yes(typed):
+    expected = True if typed == "要" else None
+    assert ticket.short_yes_no(typed, "affirm") in (expected, False)
+    assert ticket.short_yes_no(typed, "affirm") is not True or typed == "要"
+
+
+@pytest.mark.parametrize("typed", ["不要了", "不投诉了", "我不想投诉了", "算了"])
+async def test_withdrawing_in_words_ends_the_form_unfiled(dispatcher, typed):
+    tracker = make_tracker(
+        typed,
+        intent="deny",
+        slots={"ticket_kind": "complaint", "ticket_description": LAMP},
+        new_slots={"ticket_location": typed},
+        requested_slot="ticket_location",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    slots = slot_events(events)
+    assert slots["ticket_confirmed"] is False
+    assert slots["requested_slot"] is None
+
+
+async def test_a_digression_rerun_does_not_reject_again(dispatcher):
+    """转人工 in the form: the rule runs the form again on the same message;
+    with no new answer to read it must ask again, not reject (a loop)."""
+    tracker = make_tracker(
+        "转人工",
+        intent="request_agent",
+        slots={"ticket_kind": "complaint"},
+        requested_slot="ticket_location",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert ActionExecutionRejected("ticket_form") not in events
+
+
+async def test_no_at_the_phone_takes_the_consent_back(dispatcher):
+    tracker = make_tracker(
+        "不留了",
+        intent="deny",
+        slots={"ticket_kind": "complaint", "ticket_contact_consent": True},
+        new_slots={"ticket_phone": "不留了"},
+        requested_slot="ticket_phone",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert slot_events(events)["ticket_contact_consent"] is False
+    assert responses(dispatcher) == []
+
+
+async def test_personal_data_in_the_description_is_masked(dispatcher):
+    typed = "物业乱收费，有事打我电话13800001111，身份证110101199003078515"
+    tracker = make_tracker(
+        typed,
+        intent="inform",
+        new_slots={"ticket_description": typed},
+        requested_slot="ticket_description",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    description = slot_events(events)["ticket_description"]
+    assert "13800001111" not in description and "110101199003078515" not in description
+    assert description.startswith("物业乱收费")
+
+
+def test_the_first_word_names_the_kind():
+    assert ticket.kind_from_words("我要举报，有人建议我交钱插队办证") == "complaint"
+    assert ticket.kind_from_words("建议多开公交，投诉太多了") == "suggestion"
+
+
+def _after_offer(text: str, intent: str) -> Tracker:
+    events = [
+        {"event": "user", "text": LAMP},
+        {
+            "event": "bot",
+            "text": "…",
+            "metadata": {"utter_action": "utter_offer_ticket"},
+        },
+        {"event": "user", "text": text},
+    ]
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.95}}
+    return Tracker("citizen-1", {}, latest, events, False, None, {}, "action_listen")
+
+
+async def test_a_typed_yes_to_the_offer_starts_the_ticket_with_its_message(dispatcher):
+    events = await ticket.ActionAnswerYesNo().run(
+        dispatcher, _after_offer("好的", "affirm"), {}
+    )
+
+    assert slot_events(events)["ticket_description"] == LAMP
+    assert FollowupAction("ticket_form") in events
+    assert responses(dispatcher) == ["utter_ticket_intro"]
+
+
+async def test_a_no_to_the_offer_and_a_yes_to_nothing(dispatcher):
+    await ticket.ActionAnswerYesNo().run(dispatcher, _after_offer("不用", "deny"), {})
+    await ticket.ActionAnswerYesNo().run(
+        dispatcher, make_tracker("好的", intent="affirm"), {}
+    )
+
+    assert responses(dispatcher) == ["utter_ticket_declined", "utter_anything_else"]
+
+
+async def test_typed_register_after_the_offer_keeps_its_message(dispatcher):
+    events = await ticket.ActionStartTicket().run(
+        dispatcher, _after_offer("登记", "report_issue"), {}
+    )
+
+    assert slot_events(events)["ticket_description"] == LAMP
+
+
+@pytest.mark.parametrize(
+    ("text", "slots", "expected"),
+    [
+        ("我的工单到哪一步了", {}, "utter_ask_ticket_no"),
+        ("查询GD123", {}, "utter_invalid_ticket_no"),
+    ],
+)
+async def test_ticket_status_without_a_number(dispatcher, text, slots, expected):
+    tracker = make_tracker(text, intent="check_status", slots=slots)
+
+    await ActionCheckApplicationStatus().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == [expected]
+
+
+async def test_ticket_status_uses_the_conversations_last_ticket(dispatcher, backend):
+    await file(dispatcher)
+    number = dispatcher.messages[0]["ticket_no"]
+    dispatcher.messages.clear()
+
+    tracker = make_tracker(
+        "我的工单到哪一步了", intent="check_status", slots={"ticket_no": number}
+    )
+    await ActionCheckApplicationStatus().run(dispatcher, tracker, {})
+
+    assert responses(dispatcher) == ["utter_ticket_status"]

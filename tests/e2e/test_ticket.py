@@ -90,3 +90,29 @@ def test_a_question_is_not_offered_a_ticket(running_stack):
     reply = _say(running_stack, f"e2e-q-{uuid.uuid4().hex[:8]}", "社保卡怎么补办")
 
     assert "工单" not in reply
+
+
+def test_handoff_inside_the_ticket_form_goes_on_with_the_form(running_stack):
+    """Found by a tester: 转人工 in the form used to loop until Rasa's circuit
+    breaker, and the conversation never answered again."""
+    sender = f"e2e-handoff-{uuid.uuid4().hex[:8]}"
+
+    _say(running_stack, sender, "我要投诉")
+    handed = _say(running_stack, sender, "转人工")
+    after = _say(running_stack, sender, "楼下饭店油烟太大，天天熏得没法开窗")
+
+    assert "12345" in handed and "简要描述" in handed
+    assert handed.count("没有找到可靠的答案") == 0
+    assert "什么地方" in after
+
+
+def test_withdrawing_mid_form_files_nothing(running_stack):
+    sender = f"e2e-withdraw-{uuid.uuid4().hex[:8]}"
+    before = len(_tickets(running_stack))
+
+    _say(running_stack, sender, "我要投诉")
+    _say(running_stack, sender, "楼下饭店油烟太大，天天熏得没法开窗")
+    withdrawn = _say(running_stack, sender, "不投诉了")
+
+    assert "没有登记" in withdrawn
+    assert len(_tickets(running_stack)) == before

@@ -40,6 +40,8 @@ COMMAND_CONFIDENCE = 0.8
 # aside for their rules instead of re-asking.
 ESCAPE_INTENTS = COMMAND_INTENTS | {"ask_question", "bot_challenge"}
 YES_INTENTS = frozenset({"affirm", "submit_application"})
+# Intents whose words may hold a yes word but never answer a yes/no question.
+NOT_AN_ANSWER_INTENTS = frozenset({"report_issue"})
 NO_INTENTS = frozenset({"deny"})
 
 
@@ -72,6 +74,9 @@ def parse_yes_no_or_intent(text: Any, intent: str | None) -> bool | None:
     ``affirm`` now and then, and a wrong yes would change the checklist.
     """
     text = str(text or "")
+    if intent in NOT_AN_ANSWER_INTENTS:
+        # 我要投诉 holds 要, but it is no yes to 娱乐功能 or to a consent.
+        return None
     if not text.startswith("/"):
         return parsing.parse_yes_no(text)
     if intent in YES_INTENTS:

@@ -586,3 +586,10 @@ async def test_ticket_status_uses_the_conversations_last_ticket(dispatcher, back
     await ActionCheckApplicationStatus().run(dispatcher, tracker, {})
 
     assert responses(dispatcher) == ["utter_ticket_status"]
+
+
+def test_a_report_is_no_yes_to_a_scenario_or_consent_question():
+    from actions.form_base import parse_yes_no_or_intent
+
+    assert parse_yes_no_or_intent("我要投诉", "report_issue") is None
+    assert parse_yes_no_or_intent("要", "affirm") is True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,6 +22,8 @@ from actions.errors import KnowledgeBaseUnavailable
 from actions.kb_client import KbHit
 from actions.services import get_services
 from actions.ticket import offer_ticket
+from bot import privacy
+from bot.privacy import redact
 
 logger = logging.getLogger(__name__)
 
@@ -139,14 +142,31 @@ def chosen_doc_id(tracker: Tracker) -> str | None:
     return None
 
 
+_PERSONAL_LABEL = re.compile(
+    "|".join(
+        re.escape(label)
+        for label in (
+            privacy.MOBILE,
+            privacy.LANDLINE,
+            privacy.ID_NUMBER,
+            privacy.CREDIT_CODE,
+            privacy.BANK_CARD,
+            privacy.EMAIL,
+            privacy.ADDRESS,
+        )
+    )
+)
+
 # The KB service refuses longer queries; the start of a long message carries
 # the question often enough, and a cut query beats a false "service down".
 MAX_QUERY_CHARS = 500
 
 
 def search_text(message: str | None) -> str:
-    """The message as the KB should see it: trimmed, valid UTF-8, not too long."""
-    text = (message or "").strip()
+    """The message as the KB should see it: trimmed, valid UTF-8, not too long,
+    and without the personal data typed into it (a phone number or 身份证号
+    only drags the search away, and the KB service need not see it)."""
+    text = _PERSONAL_LABEL.sub(" ", redact(message or "")).strip()
     text = text.encode("utf-8", "replace").decode("utf-8")
     return text[:MAX_QUERY_CHARS]
 
@@ -218,8 +238,11 @@ class ActionAnswerQuestion(Action):
             metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")
             matches = review.hit_matches(result.hits)
+            # The record keeps where personal data was ([手机号]); review
+            # masks the message itself.
+            typed = str(tracker.latest_message.get("text") or query)
             review.record_from_tracker(
-                get_services(), tracker, review.NO_ANSWER, query, matches
+                get_services(), tracker, review.NO_ANSWER, typed, matches
             )
         return listen_unless_in_form(tracker)
 
@@ -234,6 +257,14 @@ class ActionAnswerCandidate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         doc_id = chosen_doc_id(tracker)
+        text = str(tracker.latest_message.get("text") or "")
+        if not doc_id and not text.startswith("/"):
+            # The NLU took a typed message for a pick (a message full of
+            # digits, such as a phone number, looks like 第2个): it is a
+            # question, so it is searched like one.
+            logger.info("actions.candidate.not_a_pick")
+            events = await ActionAnswerQuestion().run(dispatcher, tracker, domain)
+            return [SlotSet(KB_DOC_SLOT, None), *events]
         if not doc_id:
             metrics.count_kb_answer("no_answer")
             dispatcher.utter_message(response="utter_kb_no_answer")

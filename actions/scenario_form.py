@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions.errors import UnknownScenario
-from actions.form_base import AnswerFormValidation, latest_intent
+from actions.form_base import NOT_AN_ANSWER_INTENTS, AnswerFormValidation, latest_intent
 from actions.scenario_answers import extract_answers, parse_answer, residual_text
 from actions.scenario_state import (
     FAILURES_SLOT,
@@ -134,6 +134,9 @@ class ValidateScenarioForm(AnswerFormValidation):
             # Already read (a pre-answer): Rasa re-validates pre-filled slots
             # when the form activates, and str(False) is no answer.
             return value, question.invalid
+        if latest_intent(tracker) in NOT_AN_ANSWER_INTENTS:
+            # 我要投诉 holds 要 but answers no question: asked again.
+            return None, question.invalid
         # "有，不卖烟" answers 娱乐 with 有: the clauses about other questions go.
         text = str(value or "")
         others = extract_answers(scenario, text, skip={slot})

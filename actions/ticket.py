@@ -64,6 +64,9 @@ COLLECTED_SLOTS = (
     CONFIRMED_SLOT,
 )
 
+# The steps answered in the citizen's own words.
+FREE_TEXT_SLOTS = (DESCRIPTION_SLOT, LOCATION_SLOT, OCCURRED_SLOT)
+
 COMPLAINT = "complaint"
 SUGGESTION = "suggestion"
 KIND_LABELS = {COMPLAINT: "投诉/求助", SUGGESTION: "建言"}
@@ -90,6 +93,7 @@ _TRIGGER_WORDS = re.compile(
     r"我?(要|想|想要)?(投诉|举报|反映|求助|提(个|一个|点)?(建议|意见)|建议)(一下|个|一个)?(问题|情况)?"
 )
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+_REGISTER_WORDS = re.compile(r"(帮我|那就|要)?登记(工单)?(吧|一下)?")
 # Withdrawing the ticket in words the NLU may not read as 取消.
 _WITHDRAW = re.compile(
     r"^(不要了|不用了|不投诉了|不反映了|不举报了|不提了|不登记了|不办了|算了"
@@ -97,14 +101,25 @@ _WITHDRAW = re.compile(
 )
 # Yes and no at the consent and confirmation steps: a short answer, or it
 # is asked again ("需要修改" is no yes, "我要先问问家里人" no consent).
-_NO_ANSWER = re.compile(r"不|别|修改|改一下|错|先等|再想想|拒绝|取消|算了|没有")
-_YES_ANSWER = re.compile(
-    r"^(是|是的|对|对的|好|好的|行|可以|同意|愿意|没问题|没有问题|嗯|嗯嗯|确认|确认提交|提交|留|要|需要|ok)[啊吧的呀。.!！]*$",
+# A no starts the answer: 不同意 · 先不提交 · 不用了 (内容不错 is no no).
+_NO_ANSWER = re.compile(r"^(我|还是)?(不|别|先不|先等|再想想|拒绝|取消|算了|没有)")
+_PARTS = re.compile(r"[\s，,。.!！、~～]+")
+# Each comma-separated part of a plain yes: 好的，提交 · 对，没问题 · 没错.
+_YES_PART = re.compile(
+    r"^(我)?(是|是的|对|对的|好|好的|好吧|行|可以|可以的|同意|愿意|没问题|没有问题|没错|不错"
+    r"|嗯|嗯嗯|确认|确认提交|提交|提交吧|留|要|需要|ok|谢谢|麻烦了"
+    r"|不用改|不用修改|不需要修改|无需修改)[啊吧的呀了]*$",
     re.IGNORECASE,
 )
-_CHANGE_ANSWER = re.compile(r"修改|改一下|重新填|重填|写错")
+_CHANGE_ANSWER = re.compile(
+    r"(?<!不用)(?<!不需要)(?<!无需)(?<!不必)(修改|改一下|重新填|重填|写错)"
+)
 # Commands that leave the form; anything else typed is an answer.
 LEAVE_INTENTS = frozenset({"cancel", "request_agent"})
+# A clarification's buttons (or a typed 都不是) pressed mid-form: the rules
+# answer them, then the form asks again. Typed text with a number in it
+# ("3号楼") may read as a pick, so only the buttons' payloads count.
+CANDIDATE_INTENTS = frozenset({"choose_candidate", "reject_candidates"})
 LEAVE_CONFIDENCE = 0.8
 
 
@@ -297,7 +312,8 @@ class ValidateTicketForm(FormValidationAction):
         answering = requested in tracker.slots_to_validate()
         if answering and leaves_form(tracker, requested):
             return [SlotSet(requested, None), ActionExecutionRejected(self.form_name())]
-        if answering and withdraws(tracker):
+        # At the consent, phone and review steps 不用了 is a no, not a withdrawal.
+        if answering and requested in FREE_TEXT_SLOTS and withdraws(tracker):
             logger.info("actions.ticket.withdrawn")
             return [*withdrawn_answers(), SlotSet(REQUESTED_SLOT, None)]
         return await super().get_validation_events(dispatcher, tracker, domain)
@@ -318,9 +334,11 @@ class ValidateTicketForm(FormValidationAction):
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         place = free_text(value, MAX_LOCATION_CHARS, shortest=2)
+        if place is not None and not_a_place(place):
+            place = None
         if place is None:
             dispatcher.utter_message(response="utter_invalid_ticket_location")
-        return {LOCATION_SLOT: place}
+        return {LOCATION_SLOT: redact(place) if place else place}
 
     def validate_ticket_occurred(
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
@@ -328,7 +346,7 @@ class ValidateTicketForm(FormValidationAction):
         when = free_text(value, MAX_OCCURRED_CHARS, shortest=1)
         if when is None:
             dispatcher.utter_message(response="utter_invalid_ticket_occurred")
-        return {OCCURRED_SLOT: when}
+        return {OCCURRED_SLOT: redact(when) if when else when}
 
     def validate_ticket_contact_consent(
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict
@@ -364,6 +382,13 @@ class ValidateTicketForm(FormValidationAction):
         return {CONFIRMED_SLOT: answer}
 
 
+def not_a_place(text: str) -> bool:
+    """好的, 登记 or 我要投诉 typed where a place is asked."""
+    if short_yes_no(text, None) is True or _TRIGGER_WORDS.fullmatch(text):
+        return True
+    return bool(_REGISTER_WORDS.fullmatch(text))
+
+
 def withdraws(tracker: Tracker) -> bool:
     """Whether the message takes the ticket back (不要了, 不投诉了 …)."""
     text = str(tracker.latest_message.get("text") or "").strip()
@@ -393,6 +418,8 @@ def leaves_form(tracker: Tracker, requested: str | None) -> bool:
     if name in LEAVE_INTENTS and confidence >= LEAVE_CONFIDENCE:
         return True
     text = str(tracker.latest_message.get("text") or "")
+    if name in CANDIDATE_INTENTS and (text.startswith("/") or "都不是" in text):
+        return True
     if requested == DESCRIPTION_SLOT or name not in ("ask_question", "nlu_fallback"):
         return False
     return parsing.looks_like_question(text)
@@ -409,9 +436,10 @@ def short_yes_no(value: Any, intent: str | None) -> bool | None:
     text = str(value or "").strip()
     if text.startswith("/"):
         return parse_yes_no_or_intent(text, intent)
-    if _YES_ANSWER.match(text):
+    parts = [part for part in _PARTS.split(text) if part]
+    if parts and all(_YES_PART.match(part) for part in parts):
         return True
-    return False if _NO_ANSWER.search(text) else None
+    return False if _NO_ANSWER.match(text) else None
 
 
 def free_text(value: Any, limit: int, *, shortest: int) -> str | None:

@@ -28,6 +28,10 @@ DEFAULT_PERSONAL_FIELDS: Mapping[str, str] = {
     "applicant_name": "[姓名]",
     "address": "[地址]",
     "phone_masked": "[手机号]",
+    # The ticket review shows the citizen's own words back (actions/ticket.py).
+    "ticket_description": "[工单内容]",
+    "ticket_location": "[地点]",
+    "ticket_occurred": "[时间]",
 }
 # Slots whose value is personal data (actions/scenario_state.py, and the
 # ticket form's words and phone, actions/ticket.py): masked in the stored

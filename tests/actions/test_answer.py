@@ -143,8 +143,19 @@ async def test_typed_ordinal_picks_from_the_last_candidates(kb, dispatcher):
     assert kb.queries == [FAQ.doc_id]
 
 
-async def test_candidate_without_an_id_is_no_answer(kb, dispatcher):
-    tracker = make_tracker("就是这个", intent="choose_candidate")
+async def test_a_typed_pick_without_an_id_is_searched_as_a_question(kb, dispatcher):
+    """A message with a phone number reads like 第2个 to the NLU."""
+    kb.result = KbSearchResult("no_answer", ())
+    tracker = make_tracker(
+        "我电话13912345678，养狗要办什么证", intent="choose_candidate"
+    )
+    await ActionAnswerCandidate().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_kb_no_answer"]
+    assert kb.queries == ["我电话 ，养狗要办什么证"]
+
+
+async def test_a_pick_payload_without_an_id_is_no_answer(kb, dispatcher):
+    tracker = make_tracker("/choose_candidate", intent="choose_candidate")
     await ActionAnswerCandidate().run(dispatcher, tracker, {})
     assert responses(dispatcher) == ["utter_kb_no_answer"]
     assert kb.queries == []

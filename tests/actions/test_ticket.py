@@ -440,13 +440,6 @@ async def test_change_at_the_review_asks_every_answer_again(dispatcher):
     assert "ticket_instance" not in slots  # the same ticket, asked again
 
 
-@pytest.mark.parametrize("typed", ["需要修改吗", "我要先问问", "是不是要写全", "要"])
-def test_the_confirmation_reads_only_a_plain_yes(typed):
-    expected = True if typed == "要" else None
-    assert ticket.short_yes_no(typed, "affirm") in (expected, False)
-    assert ticket.short_yes_no(typed, "affirm") is not True or typed == "要"
-
-
 @pytest.mark.parametrize("typed", ["不要了", "不投诉了", "我不想投诉了", "算了"])
 async def test_withdrawing_in_words_ends_the_form_unfiled(dispatcher, typed):
     tracker = make_tracker(
@@ -593,3 +586,117 @@ def test_a_report_is_no_yes_to_a_scenario_or_consent_question():
 
     assert parse_yes_no_or_intent("我要投诉", "report_issue") is None
     assert parse_yes_no_or_intent("要", "affirm") is True
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("没错", True),
+        ("好的，提交", True),
+        ("是的，提交", True),
+        ("对，没问题", True),
+        ("好的，谢谢", True),
+        ("确认提交", True),
+        ("不同意", False),
+        ("我不同意", False),
+        ("先不提交", False),
+        ("不用了", False),
+        ("内容不错，提交", None),
+        ("我要先问问家里人", None),
+        ("需要修改吗", None),
+    ],
+)
+def test_plain_yes_and_no_at_consent_and_review(typed, expected):
+    assert ticket.short_yes_no(typed, "inform") is expected
+
+
+@pytest.mark.parametrize("slot", ["ticket_contact_consent", "ticket_phone"])
+async def test_no_thanks_at_consent_or_phone_keeps_the_ticket(dispatcher, slot):
+    tracker = make_tracker(
+        "不用了",
+        intent="deny",
+        slots={"ticket_kind": "complaint", "ticket_contact_consent": True},
+        new_slots={slot: "不用了"},
+        requested_slot=slot,
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    slots = slot_events(events)
+    assert slots["ticket_contact_consent"] is False
+    assert "ticket_confirmed" not in slots
+
+
+async def test_no_change_needed_is_no_change(dispatcher):
+    tracker = make_tracker(
+        "不用修改，提交吧",
+        intent="affirm",
+        slots=FILLED,
+        new_slots={"ticket_confirmed": "不用修改，提交吧"},
+        requested_slot="ticket_confirmed",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert "utter_ticket_change" not in responses(dispatcher)
+    assert slot_events(events)["ticket_confirmed"] is True
+
+
+@pytest.mark.parametrize(
+    ("typed", "intent", "leaves"),
+    [
+        ('/choose_candidate{"kb_doc_id": "g1"}', "choose_candidate", True),
+        ("/reject_candidates", "reject_candidates", True),
+        ("都不是", "reject_candidates", True),
+        ("3号楼", "choose_candidate", False),
+    ],
+)
+async def test_clarification_buttons_mid_form_leave_it(
+    dispatcher, typed, intent, leaves
+):
+    tracker = make_tracker(
+        typed,
+        intent=intent,
+        slots={"ticket_kind": "complaint"},
+        new_slots={"ticket_location": typed},
+        requested_slot="ticket_location",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert (ActionExecutionRejected("ticket_form") in events) is leaves
+
+
+@pytest.mark.parametrize("typed", ["好的", "登记", "我要投诉"])
+async def test_a_yes_or_a_trigger_is_no_place(dispatcher, typed):
+    tracker = make_tracker(
+        typed,
+        intent="inform",
+        slots={"ticket_kind": "complaint"},
+        new_slots={"ticket_location": typed},
+        requested_slot="ticket_location",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert slot_events(events)["ticket_location"] is None
+
+
+async def test_a_phone_typed_into_the_place_is_masked(dispatcher):
+    typed = "幸福路12号 电话13987654321"
+    tracker = make_tracker(
+        typed,
+        intent="inform",
+        slots={"ticket_kind": "complaint"},
+        new_slots={"ticket_location": typed},
+        requested_slot="ticket_location",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert "13987654321" not in slot_events(events)["ticket_location"]

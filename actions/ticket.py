@@ -64,6 +64,7 @@ COLLECTED_SLOTS = (
     CONFIRMED_SLOT,
 )
 
+PLACE_KEEPS = frozenset({"address"})
 # The steps answered in the citizen's own words.
 FREE_TEXT_SLOTS = (DESCRIPTION_SLOT, LOCATION_SLOT, OCCURRED_SLOT)
 
@@ -338,7 +339,8 @@ class ValidateTicketForm(FormValidationAction):
             place = None
         if place is None:
             dispatcher.utter_message(response="utter_invalid_ticket_location")
-        return {LOCATION_SLOT: redact(place) if place else place}
+        # The place is the ticket's point: an address stays, a phone goes.
+        return {LOCATION_SLOT: redact(place, PLACE_KEEPS) if place else place}
 
     def validate_ticket_occurred(
         self, value: Any, dispatcher, tracker: Tracker, domain: DomainDict

@@ -183,11 +183,17 @@ def _mask_pass(
     return pattern.sub(replace, text)
 
 
-def redact(text: str) -> str:
+def redact(text: str, keep_kinds: frozenset[str] = frozenset()) -> str:
     """Return ``text`` with every kind of personal data replaced by a label
-    such as ``[手机号]`` or ``[地址]``; public service numbers stay."""
-    for _kind, placeholder, pattern, keep in _DETECTORS:
-        text = _mask_pass(text, placeholder, pattern, keep)
+    such as ``[手机号]`` or ``[地址]``; public service numbers stay.
+
+    Args:
+        keep_kinds: kinds left as they are where the text is meant to hold
+            them (``{"address"}`` for the place a 12345 ticket is about).
+    """
+    for kind, placeholder, pattern, keep in _DETECTORS:
+        if kind not in keep_kinds:
+            text = _mask_pass(text, placeholder, pattern, keep)
     return text
 
 

@@ -221,3 +221,10 @@ def test_public_hotlines_in_real_official_answers_survive(shared_dir):
     assert quoted, "the official answers should quote 12345-style hotlines"
     for text in quoted:
         assert hotline.findall(redact(text)) == hotline.findall(text)
+
+
+def test_redact_can_leave_one_kind_where_the_text_is_meant_to_hold_it():
+    text = "幸福路12号 电话13987654321"
+
+    assert redact(text) == "[地址] 电话[手机号]"
+    assert redact(text, frozenset({"address"})) == "幸福路12号 电话[手机号]"

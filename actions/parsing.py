@@ -304,6 +304,11 @@ def find_application_no(text: str) -> str | None:
     return match.group(0).upper() if match else None
 
 
+def mentions_correction(text: str) -> bool:
+    """Whether ``text`` corrects something said before (说错了, 应该是 …)."""
+    return bool(_CORRECTION.search(text or ""))
+
+
 def find_ticket_no(text: str) -> str | None:
     """The first 工单号 (``GD`` and 14 digits) in ``text``, upper-cased."""
     match = _TICKET_NO.search(re.sub(r"\s+", "", fold_width(text or "")))

@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
 from actions.scenario_answers import extract_answers
-from actions.scenario_form import current_scenario, match_scenario
+from actions.scenario_form import current_scenario, match_scenario, say_back
 from actions.scenario_state import (
     INSTANCE_SLOT,
     PAUSE_CLEARS,
@@ -100,12 +100,7 @@ def given_answers(
     found = extract_answers(scenario, text, skip=skip).answers
     if not found:
         return []
-    lines = [
-        f"{question.label}：{question.display(found[question.slot])}"
-        for question in scenario.questions
-        if question.slot in found
-    ]
-    dispatcher.utter_message(response="utter_answers_noted", answers="\n".join(lines))
+    say_back(dispatcher, scenario, found, "utter_answers_noted")
     logger.info(
         "actions.scenario.pre_answered",
         extra={"scenario": scenario.id, "slots": sorted(found)},

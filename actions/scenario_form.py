@@ -19,6 +19,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 
+from actions import parsing
 from actions.errors import UnknownScenario
 from actions.form_base import NOT_AN_ANSWER_INTENTS, AnswerFormValidation, latest_intent
 from actions.scenario_answers import extract_answers, parse_answer, residual_text
@@ -152,9 +153,18 @@ class ValidateScenarioForm(AnswerFormValidation):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[EventType]:
-        events = await super().get_validation_events(dispatcher, tracker, domain)
         scenario = current_scenario(tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
+        corrections = corrected_answers(scenario, tracker)
+        if corrections:
+            # "我刚才说错了，没有娱乐功能": the earlier answer changes, and the
+            # asked question (if still needed) is asked again.
+            say_back(dispatcher, scenario, corrections, "utter_answers_corrected")
+            return [
+                *(SlotSet(slot, value) for slot, value in corrections.items()),
+                SlotSet(requested, None),
+            ]
+        events = await super().get_validation_events(dispatcher, tracker, domain)
         stepped_aside = any(
             e.get("event") == "action_execution_rejected" for e in events
         )
@@ -168,6 +178,40 @@ class ValidateScenarioForm(AnswerFormValidation):
         failed = requested in answered and answered[requested] is None and not further
         events += count_failure(dispatcher, scenario, tracker, requested, failed)
         return events
+
+
+def corrected_answers(scenario: Scenario | None, tracker: Tracker) -> dict[str, Any]:
+    """Earlier answers the latest message corrects, with their new values.
+
+    Only a message that says it corrects something (说错了, 应该是, 改成 …)
+    changes an answer already given; the others fill unanswered ones alone.
+    """
+    text = str(tracker.latest_message.get("text") or "")
+    correcting = parsing.mentions_correction(text) and not text.startswith("/")
+    if scenario is None or not correcting:
+        return {}
+    earlier = answers_from(tracker.slots, scenario)
+    found = extract_answers(scenario, text, skip={tracker.get_slot(REQUESTED_SLOT)})
+    return {
+        slot: value
+        for slot, value in found.answers.items()
+        if slot in earlier and earlier[slot] != value
+    }
+
+
+def say_back(
+    dispatcher: CollectingDispatcher,
+    scenario: Scenario,
+    answers: dict[str, Any],
+    response: str,
+) -> None:
+    """Say the answers back, one ``label：value`` line each, in question order."""
+    lines = [
+        f"{question.label}：{question.display(answers[question.slot])}"
+        for question in scenario.questions
+        if question.slot in answers
+    ]
+    dispatcher.utter_message(response=response, answers="\n".join(lines))
 
 
 def further_answers(

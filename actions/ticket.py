@@ -94,6 +94,7 @@ _TRIGGER_WORDS = re.compile(
     r"我?(要|想|想要)?(投诉|举报|反映|求助|提(个|一个|点)?(建议|意见)|建议)(一下|个|一个)?(问题|情况)?"
 )
 _MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
+_NO_PHONE = re.compile(r"不留|不给|不方便留|不想留")
 _REGISTER_WORDS = re.compile(r"(帮我|那就|要)?登记(工单)?(吧|一下)?")
 # Withdrawing the ticket in words the NLU may not read as 取消.
 _WITHDRAW = re.compile(
@@ -417,9 +418,10 @@ def leaves_form(tracker: Tracker, requested: str | None) -> bool:
     question ("为什么没人管？"), so it is always an answer."""
     intent = tracker.latest_message.get("intent") or {}
     name, confidence = intent.get("name"), intent.get("confidence") or 0.0
-    if name in LEAVE_INTENTS and confidence >= LEAVE_CONFIDENCE:
-        return True
     text = str(tracker.latest_message.get("text") or "")
+    if name in LEAVE_INTENTS and confidence >= LEAVE_CONFIDENCE:
+        # 算了不留了 at the phone is a no to the phone, not to the ticket.
+        return not (requested in (CONSENT_SLOT, PHONE_SLOT) and _NO_PHONE.search(text))
     if name in CANDIDATE_INTENTS and (text.startswith("/") or "都不是" in text):
         return True
     if requested == DESCRIPTION_SLOT or name not in ("ask_question", "nlu_fallback"):

@@ -525,3 +525,21 @@ async def test_an_unplaced_non_question_is_a_failed_answer(dispatcher):
     events = await validate(dispatcher, "挺大的", "venue_area", intent="nlu_fallback")
     assert responses(dispatcher) == ["utter_invalid_area"]
     assert slot_events(events)["scenario_failures"] == {"venue_area": 1}
+
+
+async def test_a_correction_changes_an_earlier_answer_and_asks_again(dispatcher):
+    text = "等一下，我刚才说错了，有娱乐功能"
+
+    events = await validate(dispatcher, text, "business_type")
+
+    slots = slot_events(events)
+    assert slots["has_entertainment"] is True
+    assert slots["business_type"] is None
+    assert responses(dispatcher) == ["utter_answers_corrected"]
+    assert "娱乐" in dispatcher.messages[0]["answers"]
+
+
+async def test_without_a_correction_word_an_earlier_answer_stands(dispatcher):
+    events = await validate(dispatcher, "有娱乐功能", "business_type")
+
+    assert "has_entertainment" not in slot_events(events)

@@ -702,3 +702,19 @@ async def test_a_phone_typed_into_the_place_is_masked(dispatcher):
     place = slot_events(events)["ticket_location"]
     assert "13987654321" not in place
     assert place.startswith("幸福路12号")  # the place itself is what is filed
+
+
+async def test_never_mind_the_phone_is_a_no_not_a_cancel(dispatcher):
+    tracker = make_tracker(
+        "算了不留了",
+        intent="cancel",
+        slots={"ticket_kind": "complaint"},
+        new_slots={"ticket_contact_consent": "算了不留了"},
+        requested_slot="ticket_contact_consent",
+        active_loop="ticket_form",
+    )
+
+    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+    assert ActionExecutionRejected("ticket_form") not in events
+    assert slot_events(events)["ticket_contact_consent"] is False

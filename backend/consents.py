@@ -22,7 +22,6 @@ from backend.db import Citizen, Consent
 from backend.errors import (
     ConsentExpiredError,
     ConsentInvalidError,
-    IdempotencyConflictError,
     ProfileNotFoundError,
 )
 from backend.repository import (
@@ -33,6 +32,7 @@ from backend.repository import (
     Clock,
     audit,
     iso_utc,
+    row_for_key,
     utc_now,
 )
 from backend.validation import ConsentSubmission
@@ -225,13 +225,9 @@ def _replay(
     idempotency_key: str,
     caller: Caller,
 ) -> ConsentResult | None:
-    row = session.execute(
-        select(Consent).where(Consent.idempotency_key == idempotency_key)
-    ).scalar_one_or_none()
+    row = row_for_key(session, Consent, idempotency_key, submission.request_hash)
     if row is None:
         return None
-    if row.request_hash != submission.request_hash:
-        raise IdempotencyConflictError()
     audit(
         session,
         caller,

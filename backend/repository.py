@@ -180,16 +180,29 @@ def new_application_no(now_utc: datetime) -> str:
     return f"ZW{day}{secrets.randbelow(1_000_000):06d}"
 
 
+def row_for_key(
+    session: Session, model: Any, idempotency_key: str, request_hash: str
+) -> Any | None:
+    """The row an earlier call with this key made (applications, consents,
+    tickets), or None.
+
+    Raises:
+        IdempotencyConflictError: the key came before with another body.
+    """
+    row = session.execute(
+        select(model).where(model.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+    if row is not None and row.request_hash != request_hash:
+        raise IdempotencyConflictError()
+    return row
+
+
 def _replay(
     session: Session, submission: Submission, idempotency_key: str, caller: Caller
 ) -> SubmitResult | None:
-    row = session.execute(
-        select(Application).where(Application.idempotency_key == idempotency_key)
-    ).scalar_one_or_none()
+    row = row_for_key(session, Application, idempotency_key, submission.request_hash)
     if row is None:
         return None
-    if row.request_hash != submission.request_hash:
-        raise IdempotencyConflictError()
     record = application_record(row)
     audit(session, caller, "application.replay", row.application_no, reason=WHY_RETRY)
     session.commit()

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from backend.db import Ticket
 from backend.errors import (
     BackendError,
-    IdempotencyConflictError,
     InvalidRequestError,
     InvalidTicketNoError,
     TicketNotFoundError,
@@ -37,6 +36,7 @@ from backend.repository import (
     Clock,
     audit,
     iso_utc,
+    row_for_key,
     utc_now,
 )
 from backend.validation import fingerprint
@@ -257,13 +257,9 @@ def _replay(
     idempotency_key: str,
     caller: Caller,
 ) -> TicketResult | None:
-    row = session.execute(
-        select(Ticket).where(Ticket.idempotency_key == idempotency_key)
-    ).scalar_one_or_none()
+    row = row_for_key(session, Ticket, idempotency_key, submission.request_hash)
     if row is None:
         return None
-    if row.request_hash != submission.request_hash:
-        raise IdempotencyConflictError()
     audit(session, caller, "ticket.replay", row.ticket_no, reason=WHY_RETRY)
     record = ticket_record(row)
     session.commit()

@@ -90,7 +90,7 @@ def read_withdrawn(data_dir: Path) -> frozenset[str]:
 def _write_withdrawn(data_dir: Path, ids: Iterable[str]) -> None:
     header = "# Withdrawn entries (document ids): python -m knowledge_base remove\n"
     body = "".join(f"{doc_id}\n" for doc_id in sorted(ids))
-    _atomic_write(data_dir / WITHDRAWN_FILE, header + body)
+    write_atomically(data_dir / WITHDRAWN_FILE, header + body)
 
 
 def withdraw(data_dir: Path, doc_ids: Iterable[str], known: Iterable[str]) -> list[str]:
@@ -158,7 +158,7 @@ def add_file(data_dir: Path, source: Path) -> Path:
             load_guides(Path(staging))
     else:
         load_faq(source)
-    _atomic_write(target, source.read_text(encoding="utf-8"))
+    write_atomically(target, source.read_text(encoding="utf-8"))
     return target
 
 
@@ -177,12 +177,14 @@ def rollback_on_error(paths: Iterable[Path]) -> Iterator[None]:
         raise
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Replace ``path`` with ``content`` (text as UTF-8) in one rename, mode 0644."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:

@@ -9,11 +9,10 @@ numpy, so loading runs no pickled code.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge_base.errors import InvalidDataError
+from knowledge_base.lifecycle import write_atomically
 from knowledge_base.tokenizer import KbTokenizer
 
 logger = logging.getLogger(__name__)
@@ -136,13 +136,10 @@ class TriageModel:
             "vocabulary": self._vocabulary,
             "classes": {name: list(head.classes) for name, head in self._heads.items()},
         }
-        _write_atomically(
-            folder / WEIGHTS_FILE, lambda f: np.savez_compressed(f, **arrays)
-        )
-        _write_atomically(
-            folder / META_FILE,
-            lambda f: f.write(json.dumps(meta, ensure_ascii=False).encode()),
-        )
+        weights = io.BytesIO()
+        np.savez_compressed(weights, **arrays)
+        write_atomically(folder / WEIGHTS_FILE, weights.getvalue())
+        write_atomically(folder / META_FILE, json.dumps(meta, ensure_ascii=False))
 
     @classmethod
     def load(cls, folder: Path, tokenizer: KbTokenizer) -> TriageModel:
@@ -218,16 +215,3 @@ def train(
         str(token): int(column) for token, column in vectorizer.vocabulary_.items()
     }
     return TriageModel(tokenizer, vocabulary, vectorizer.idf_, heads, dict(meta or {}))
-
-
-def _write_atomically(path: Path, write) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-        temporary = Path(handle.name)
-        try:
-            write(handle)
-        except BaseException:
-            handle.close()
-            temporary.unlink(missing_ok=True)
-            raise
-    temporary.chmod(0o644)  # read by the action server, written by setup
-    os.replace(temporary, path)

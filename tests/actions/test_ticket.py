@@ -186,6 +186,19 @@ DOMAIN_SLOTS = [
 TICKET_DOMAIN = {"forms": {"ticket_form": {"required_slots": DOMAIN_SLOTS}}}
 
 
+async def read_answer(dispatcher, slot, typed, intent="inform", slots=None):
+    """Run the ticket form's validation on ``typed`` given for ``slot``."""
+    tracker = make_tracker(
+        typed,
+        intent=intent,
+        slots=slots,
+        new_slots={slot: typed},
+        requested_slot=slot,
+        active_loop="ticket_form",
+    )
+    return await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+
+
 @pytest.mark.parametrize(
     ("slots", "skipped"),
     [
@@ -235,16 +248,13 @@ async def test_the_form_skips_time_for_suggestions_and_phone_without_consent(
 async def test_each_answer_is_read_or_asked_again(
     dispatcher, slot, typed, value, invalid
 ):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        slot,
         typed,
         intent="inform",
         slots={"ticket_kind": "complaint", "ticket_contact_consent": True},
-        new_slots={slot: typed},
-        requested_slot=slot,
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert slot_events(events)[slot] == value
     assert responses(dispatcher) == ([invalid] if invalid else [])
@@ -252,28 +262,15 @@ async def test_each_answer_is_read_or_asked_again(
 
 async def test_a_description_sets_the_kind_when_none_was_named(dispatcher, triage):
     triage.reading = replace(triage.reading, kind="suggestion")
-    tracker = make_tracker(
-        "建议在幸福路口加一个红绿灯",
-        new_slots={"ticket_description": "建议在幸福路口加一个红绿灯"},
-        requested_slot="ticket_description",
-        active_loop="ticket_form",
+    events = await read_answer(
+        dispatcher, "ticket_description", "建议在幸福路口加一个红绿灯"
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert slot_events(events)["ticket_kind"] == "suggestion"
 
 
 async def test_cancel_in_the_form_leaves_it_instead_of_being_an_answer(dispatcher):
-    tracker = make_tracker(
-        "不办了",
-        intent="cancel",
-        new_slots={"ticket_location": "不办了"},
-        requested_slot="ticket_location",
-        active_loop="ticket_form",
-    )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+    events = await read_answer(dispatcher, "ticket_location", "不办了", intent="cancel")
 
     assert ActionExecutionRejected("ticket_form") in events
     assert slot_events(events)["ticket_location"] is None
@@ -408,31 +405,21 @@ async def test_a_question_instead_of_an_answer_steps_aside(
     dispatcher, slot, intent, leaves
 ):
     text = "社保卡怎么补办？"
-    tracker = make_tracker(
-        text,
-        intent=intent,
-        slots={"ticket_kind": "complaint"},
-        new_slots={slot: text},
-        requested_slot=slot,
-        active_loop="ticket_form",
+    events = await read_answer(
+        dispatcher, slot, text, intent=intent, slots={"ticket_kind": "complaint"}
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert (ActionExecutionRejected("ticket_form") in events) is leaves
 
 
 async def test_change_at_the_review_asks_every_answer_again(dispatcher):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_confirmed",
         "地点写错了，需要修改",
         intent="deny",
         slots=FILLED,
-        new_slots={"ticket_confirmed": "地点写错了，需要修改"},
-        requested_slot="ticket_confirmed",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     slots = slot_events(events)
     assert responses(dispatcher) == ["utter_ticket_change"]
@@ -442,16 +429,13 @@ async def test_change_at_the_review_asks_every_answer_again(dispatcher):
 
 @pytest.mark.parametrize("typed", ["不要了", "不投诉了", "我不想投诉了", "算了"])
 async def test_withdrawing_in_words_ends_the_form_unfiled(dispatcher, typed):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_location",
         typed,
         intent="deny",
         slots={"ticket_kind": "complaint", "ticket_description": LAMP},
-        new_slots={"ticket_location": typed},
-        requested_slot="ticket_location",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     slots = slot_events(events)
     assert slots["ticket_confirmed"] is False
@@ -475,16 +459,13 @@ async def test_a_digression_rerun_does_not_reject_again(dispatcher):
 
 
 async def test_no_at_the_phone_takes_the_consent_back(dispatcher):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_phone",
         "不留了",
         intent="deny",
         slots={"ticket_kind": "complaint", "ticket_contact_consent": True},
-        new_slots={"ticket_phone": "不留了"},
-        requested_slot="ticket_phone",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert slot_events(events)["ticket_contact_consent"] is False
     assert responses(dispatcher) == []
@@ -492,15 +473,7 @@ async def test_no_at_the_phone_takes_the_consent_back(dispatcher):
 
 async def test_personal_data_in_the_description_is_masked(dispatcher):
     typed = "物业乱收费，有事打我电话13800001111，身份证110101199003078515"
-    tracker = make_tracker(
-        typed,
-        intent="inform",
-        new_slots={"ticket_description": typed},
-        requested_slot="ticket_description",
-        active_loop="ticket_form",
-    )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
+    events = await read_answer(dispatcher, "ticket_description", typed, intent="inform")
 
     description = slot_events(events)["ticket_description"]
     assert "13800001111" not in description and "110101199003078515" not in description
@@ -612,16 +585,13 @@ def test_plain_yes_and_no_at_consent_and_review(typed, expected):
 
 @pytest.mark.parametrize("slot", ["ticket_contact_consent", "ticket_phone"])
 async def test_no_thanks_at_consent_or_phone_keeps_the_ticket(dispatcher, slot):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        slot,
         "不用了",
         intent="deny",
         slots={"ticket_kind": "complaint", "ticket_contact_consent": True},
-        new_slots={slot: "不用了"},
-        requested_slot=slot,
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     slots = slot_events(events)
     assert slots["ticket_contact_consent"] is False
@@ -629,16 +599,13 @@ async def test_no_thanks_at_consent_or_phone_keeps_the_ticket(dispatcher, slot):
 
 
 async def test_no_change_needed_is_no_change(dispatcher):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_confirmed",
         "不用修改，提交吧",
         intent="affirm",
         slots=FILLED,
-        new_slots={"ticket_confirmed": "不用修改，提交吧"},
-        requested_slot="ticket_confirmed",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert "utter_ticket_change" not in responses(dispatcher)
     assert slot_events(events)["ticket_confirmed"] is True
@@ -656,48 +623,39 @@ async def test_no_change_needed_is_no_change(dispatcher):
 async def test_clarification_buttons_mid_form_leave_it(
     dispatcher, typed, intent, leaves
 ):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_location",
         typed,
         intent=intent,
         slots={"ticket_kind": "complaint"},
-        new_slots={"ticket_location": typed},
-        requested_slot="ticket_location",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert (ActionExecutionRejected("ticket_form") in events) is leaves
 
 
 @pytest.mark.parametrize("typed", ["好的", "登记", "我要投诉"])
 async def test_a_yes_or_a_trigger_is_no_place(dispatcher, typed):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_location",
         typed,
         intent="inform",
         slots={"ticket_kind": "complaint"},
-        new_slots={"ticket_location": typed},
-        requested_slot="ticket_location",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert slot_events(events)["ticket_location"] is None
 
 
 async def test_a_phone_typed_into_the_place_is_masked(dispatcher):
     typed = "幸福路12号 电话13987654321"
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_location",
         typed,
         intent="inform",
         slots={"ticket_kind": "complaint"},
-        new_slots={"ticket_location": typed},
-        requested_slot="ticket_location",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     place = slot_events(events)["ticket_location"]
     assert "13987654321" not in place
@@ -705,16 +663,13 @@ async def test_a_phone_typed_into_the_place_is_masked(dispatcher):
 
 
 async def test_never_mind_the_phone_is_a_no_not_a_cancel(dispatcher):
-    tracker = make_tracker(
+    events = await read_answer(
+        dispatcher,
+        "ticket_contact_consent",
         "算了不留了",
         intent="cancel",
         slots={"ticket_kind": "complaint"},
-        new_slots={"ticket_contact_consent": "算了不留了"},
-        requested_slot="ticket_contact_consent",
-        active_loop="ticket_form",
     )
-
-    events = await ticket.ValidateTicketForm().run(dispatcher, tracker, TICKET_DOMAIN)
 
     assert ActionExecutionRejected("ticket_form") not in events
     assert slot_events(events)["ticket_contact_consent"] is False

@@ -6,11 +6,9 @@ port, over the fake services of tests/actions/conftest.py.
 
 from __future__ import annotations
 
-import socket
 import uuid
 import zlib
 
-import aiohttp
 import pytest
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic
@@ -25,6 +23,7 @@ from actions.kb_client import KbHit, KbSearchResult
 from actions.metrics import REGISTRY
 from tests.actions.conftest import make_tracker
 from tests.actions.test_application import submit_tracker
+from tests.sanic_server import serving
 
 ACTION_TOKEN = "test-action-token"
 METRICS_TOKEN = "test-metrics-token"
@@ -33,12 +32,6 @@ FAQ = KbHit("faq-0001", "faq", "社保卡补办", "到社保经办机构补办�
 
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -50,16 +43,8 @@ async def server(monkeypatch):
     app = create_app("actions")
     app.name = f"test_actions_{uuid.uuid4().hex}"
     rasa_sdk_plugins.ActionServerLifecycle().attach_sanic_app_extensions(app)
-    port = _free_port()
-    running = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await running.startup()
-    await running.start_serving()
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+    async with serving(app) as session:
         yield session
-    running.close()
-    await running.wait_closed()
 
 
 def action_call(action: str, text: str = "社保卡怎么补办") -> dict:

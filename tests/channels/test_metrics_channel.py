@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
-import aiohttp
 import pytest
 from rasa.core.channels.channel import register
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
@@ -15,6 +13,7 @@ from bot.settings import InsecureSettingsError
 from channels import metrics
 from channels.metrics import REGISTRY, MetricsInput
 from channels.web import WebChatInput
+from tests.sanic_server import serving
 
 TOKEN = "test-metrics-token"
 SENDER = "web-00112233445566778899aabbccddeeff"
@@ -31,12 +30,6 @@ class EchoAgent:
         await message.output_channel.send_text_message(message.sender_id, "好的")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 async def server(monkeypatch):
     """The metrics and web channels, registered the way `rasa run` does."""
@@ -45,16 +38,8 @@ async def server(monkeypatch):
     app.ctx.agent = EchoAgent()
     channels = [MetricsInput(token=TOKEN), WebChatInput(user_hash_key="test-key")]
     register(channels, app, route="/webhooks/")
-    port = _free_port()
-    running = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await running.startup()
-    await running.start_serving()
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+    async with serving(app) as session:
         yield session
-    running.close()
-    await running.wait_closed()
 
 
 @pytest.mark.parametrize(

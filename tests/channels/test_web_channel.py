@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-import aiohttp
 import pytest
 from sanic import Sanic
 
@@ -21,6 +19,7 @@ from channels.limits import Limiter, LimitOptions, load_texts
 from channels.metrics import REGISTRY
 from channels.web import WebChatInput
 from channels.web_assets import ASSET_TYPES, STATIC_DIR
+from tests.sanic_server import serving
 
 HASH_KEY = "test-hash-key"
 
@@ -59,12 +58,6 @@ class ScriptedBot:
                 await channel.send_text_message(message.sender_id, reply["text"])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def bot() -> ScriptedBot:
     return ScriptedBot()
@@ -83,16 +76,8 @@ async def server(bot, channel, monkeypatch):
     monkeypatch.setattr(Sanic, "test_mode", True)
     app = Sanic(f"test_web_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(bot), url_prefix="/webhooks/web")
-    port = _free_port()
-    running = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await running.startup()
-    await running.start_serving()
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+    async with serving(app) as session:
         yield SimpleNamespace(app=app, session=session)
-    running.close()
-    await running.wait_closed()
 
 
 async def _post(session, payload, content_type="application/json"):

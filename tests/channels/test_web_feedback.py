@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 import pytest
 from sanic import Sanic
 
@@ -19,7 +18,8 @@ from channels.errors import InvalidRequestError
 from channels.feedback import FeedbackBook, parse_vote
 from channels.web import WebChatInput
 from channels.web_protocol import shape_replies
-from tests.channels.test_web_channel import HASH_KEY, SENDER, _free_port
+from tests.channels.test_web_channel import HASH_KEY, SENDER
+from tests.sanic_server import serving
 
 OTHER_SENDER = "web-ffeeddccbbaa99887766554433221100"
 ANSWER = "携带户口簿到派出所办理。"
@@ -61,16 +61,8 @@ async def server(kb_bot, backend, monkeypatch):
     channel = WebChatInput(user_hash_key=HASH_KEY, backend=backend)
     app = Sanic(f"test_feedback_{uuid.uuid4().hex}")
     app.blueprint(channel.blueprint(kb_bot), url_prefix="/webhooks/web")
-    port = _free_port()
-    running = await app.create_server(
-        host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
-    )
-    await running.startup()
-    await running.start_serving()
-    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+    async with serving(app) as session:
         yield SimpleNamespace(session=session, channel=channel)
-    running.close()
-    await running.wait_closed()
 
 
 async def _post(session, path: str, payload: dict):

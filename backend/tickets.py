@@ -44,6 +44,8 @@ from backend.validation import fingerprint
 logger = logging.getLogger(__name__)
 
 KINDS = frozenset({"complaint", "suggestion"})
+# The platform's own list (an integrator's may differ); it matches what the
+# assistant's triage gives, plus 其他 (a test keeps the two equal).
 TOPICS = frozenset(
     {
         "城建",

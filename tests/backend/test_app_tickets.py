@@ -168,3 +168,12 @@ async def test_tickets_need_the_action_servers_token(client, engine):
     with Session(engine, future=True) as session:
         count = session.execute(select(func.count()).select_from(Ticket)).scalar_one()
     assert count == 0
+
+
+def test_the_backend_takes_every_topic_triage_can_give():
+    """The platform's list is its own contract, but the assistant's triage
+    must never produce a topic it refuses (其他 is the assistant's fallback)."""
+    from backend.tickets import TOPICS
+    from knowledge_base.triage.data import TOPICS as TRIAGE_TOPICS
+
+    assert set(TRIAGE_TOPICS) | {"其他"} == TOPICS

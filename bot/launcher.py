@@ -23,6 +23,7 @@ from bot.settings import (
     InsecureSettingsError,
     Settings,
     check_secrets,
+    format_agent_tokens,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,9 +152,12 @@ def _specs(settings: Settings) -> list[ProcessSpec]:
                 str(settings.backend_port),
             ),
             health_url=f"{settings.backend_url}/health",
-            # Only the backend checks the operator token; no other process
-            # needs it (an operator presents it).
-            env={"ZW_OPERATOR_TOKEN": settings.operator_token},
+            # Only the backend checks the operator's and the agents' tokens;
+            # no other process needs them (an operator or agent presents one).
+            env={
+                "ZW_OPERATOR_TOKEN": settings.operator_token,
+                "ZW_AGENT_TOKENS": format_agent_tokens(settings.agent_tokens),
+            },
         ),
         ProcessSpec(
             name="actions",

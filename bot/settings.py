@@ -7,6 +7,7 @@ one machine (`make run`); production overrides them (docs/configuration.md).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ DEV_OPERATOR_TOKEN = "dev-operator-token"
 DEV_KB_TOKEN = "dev-kb-token"
 DEV_ACTION_TOKEN = "dev-action-token"
 DEV_METRICS_TOKEN = "dev-metrics-token"
+DEV_AGENT_TOKEN = "dev-agent-token"
+DEV_AGENT_TOKENS = (("demo", DEV_AGENT_TOKEN),)
 DEV_USER_HASH_KEY = "dev-user-hash-key"
 # SECURITY: dev-only WeChat account settings for `make run` and the tests
 # (channels/wechat_sim.py signs with them); a real account sets every
@@ -64,6 +67,15 @@ class Settings:
     action_token: str = field(default=DEV_ACTION_TOKEN, repr=False)
     # What a Prometheus scraper presents on every process's GET /metrics.
     metrics_token: str = field(default=DEV_METRICS_TOKEN, repr=False)
+    # Agents of the handoff queue (人工坐席): (name, token) pairs the
+    # backend accepts (ZW_AGENT_TOKENS), and the one token the desk CLI
+    # presents (ZW_AGENT_TOKEN).
+    agent_tokens: tuple[tuple[str, str], ...] = field(
+        default=DEV_AGENT_TOKENS, repr=False
+    )
+    agent_token: str = field(default=DEV_AGENT_TOKEN, repr=False)
+    # When agents staff the queue; parsed by backend.service_hours.
+    service_hours: str = "1-5 09:00-18:00"
     # The ZW_WECHAT_* values credentials.yml expands (channels.wechat).
     wechat: dict[str, str] = field(default_factory=lambda: dict(DEV_WECHAT), repr=False)
 
@@ -96,6 +108,38 @@ def _env_mode(env: dict[str, str]) -> str:
     if mode not in (DEVELOPMENT, PRODUCTION):
         raise ValueError(f"ZW_MODE must be {DEVELOPMENT} or {PRODUCTION}, got {mode!r}")
     return mode
+
+
+_AGENT_NAME = re.compile(r"[a-z0-9_]{1,32}")
+
+
+def _env_agent_tokens(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """``ZW_AGENT_TOKENS``: ``name:token`` pairs, comma-separated.
+
+    Token emptiness and strength are checked later (``backend.auth`` and
+    :func:`check_secrets`); here only the shape and distinct names.
+    """
+    raw = env.get("ZW_AGENT_TOKENS")
+    if raw is None:
+        return DEV_AGENT_TOKENS
+    pairs = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        name, colon, token = entry.partition(":")
+        if not colon or not _AGENT_NAME.fullmatch(name.strip()):
+            raise ValueError(
+                "ZW_AGENT_TOKENS must be comma-separated name:token pairs,"
+                " names of 1-32 characters from a-z 0-9 _"
+            )
+        pairs.append((name.strip(), token.strip()))
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError("ZW_AGENT_TOKENS names an agent twice")
+    return tuple(pairs)
+
+
+def format_agent_tokens(pairs: tuple[tuple[str, str], ...]) -> str:
+    """The ``ZW_AGENT_TOKENS`` value for ``pairs`` (the launcher passes it on)."""
+    return ",".join(f"{name}:{token}" for name, token in pairs)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -132,6 +176,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         kb_token=env.get("ZW_KB_TOKEN", DEV_KB_TOKEN),
         action_token=env.get("ZW_ACTION_TOKEN", DEV_ACTION_TOKEN),
         metrics_token=env.get("ZW_METRICS_TOKEN", DEV_METRICS_TOKEN),
+        agent_tokens=_env_agent_tokens(env),
+        agent_token=env.get("ZW_AGENT_TOKEN", DEV_AGENT_TOKEN),
+        service_hours=env.get("ZW_SERVICE_HOURS", "1-5 09:00-18:00"),
         wechat={name: env.get(name, value) for name, value in DEV_WECHAT.items()},
     )
 
@@ -145,7 +192,14 @@ WECHAT_SECRETS = (
 )
 # Every process serves GET /metrics (docs/operations.md).
 METRICS_SECRETS = ("ZW_METRICS_TOKEN",)
-BACKEND_SECRETS = ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN", *METRICS_SECRETS)
+# ZW_AGENT_TOKENS holds several tokens; _agent_problems checks each one.
+AGENT_SECRETS = "ZW_AGENT_TOKENS"
+BACKEND_SECRETS = (
+    "ZW_BACKEND_TOKEN",
+    "ZW_OPERATOR_TOKEN",
+    AGENT_SECRETS,
+    *METRICS_SECRETS,
+)
 KB_SECRETS = ("ZW_KB_TOKEN", *METRICS_SECRETS)
 ACTION_SECRETS = (
     "ZW_BACKEND_TOKEN",
@@ -186,6 +240,9 @@ def secret_problems(settings: Settings, names: tuple[str, ...]) -> list[str]:
     customer_service = settings.wechat.get("ZW_WECHAT_CUSTOMER_SERVICE", "")
     problems = []
     for name in dict.fromkeys(names):
+        if name == AGENT_SECRETS:
+            problems.extend(_agent_problems(settings, values, names))
+            continue
         value, default = values[name]
         if name == "ZW_WECHAT_APP_SECRET" and customer_service.lower() != "true":
             continue
@@ -217,6 +274,37 @@ def _reused(values: dict[str, tuple[str, str]], names: tuple[str, ...]) -> list[
         for earlier in checked[:index]:
             if values[name][0].strip() and values[name][0] == values[earlier][0]:
                 problems.append(f"{name} must differ from {earlier}")
+    return problems
+
+
+def _agent_problems(
+    settings: Settings, values: dict[str, tuple[str, str]], names: tuple[str, ...]
+) -> list[str]:
+    """Each agent's token as strictly as the others, and none shared."""
+    if not settings.agent_tokens:
+        return [f"{AGENT_SECRETS} is empty"]
+    others = [name for name in _DISTINCT if name in names]
+    problems = []
+    seen: dict[str, str] = {}
+    for agent, token in settings.agent_tokens:
+        where = f"(agent {agent})"
+        if not token.strip():
+            problems.append(f"{AGENT_SECRETS} is empty {where}")
+            continue
+        if token == DEV_AGENT_TOKEN:
+            problems.append(f"{AGENT_SECRETS} is the development default {where}")
+        elif len(token) < MIN_SECRET_CHARS:
+            problems.append(
+                f"{AGENT_SECRETS} is shorter than {MIN_SECRET_CHARS} characters {where}"
+            )
+        for other in others:
+            if token == values[other][0]:
+                problems.append(f"{AGENT_SECRETS} must differ from {other} {where}")
+        if token in seen:
+            problems.append(
+                f"{AGENT_SECRETS} must differ from agent {seen[token]} {where}"
+            )
+        seen.setdefault(token, agent)
     return problems
 
 

@@ -96,13 +96,20 @@ def test_malformed_setting_stops_start_up(var_dir, monkeypatch, capsys):
             },
             "ZW_OPERATOR_TOKEN is shorter than 16",
         ),
+        (
+            {
+                "ZW_BACKEND_TOKEN": "a-real-backend-token-0",
+                "ZW_OPERATOR_TOKEN": "a-real-operator-token-0",
+            },
+            "ZW_AGENT_TOKENS is the development default (agent demo)",
+        ),
     ],
 )
 def test_serve_in_production_mode_refuses_dev_or_empty_tokens(
     var_dir, served, monkeypatch, capsys, env, named
 ):
     monkeypatch.setenv("ZW_MODE", "production")
-    for name in ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN"):
+    for name in ("ZW_BACKEND_TOKEN", "ZW_OPERATOR_TOKEN", "ZW_AGENT_TOKENS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -117,6 +124,7 @@ def test_serve_in_production_mode_starts_with_real_tokens(var_dir, served, monke
     monkeypatch.setenv("ZW_BACKEND_TOKEN", "a-real-backend-token-0")
     monkeypatch.setenv("ZW_OPERATOR_TOKEN", "a-real-operator-token-0")
     monkeypatch.setenv("ZW_METRICS_TOKEN", "a-real-metrics-token-0")
+    monkeypatch.setenv("ZW_AGENT_TOKENS", "li:a-real-agent-token-00")
 
     assert cli.main(["serve", "--no-seed"]) == 0
     assert len(served) == 1

@@ -80,6 +80,23 @@ def test_the_operator_token_goes_to_the_backend_only():
     )
 
 
+def test_the_agent_tokens_go_to_the_backend_only():
+    settings = load_settings({"ZW_AGENT_TOKENS": "li:agent-secret-0123,wang:w-0123"})
+    specs = {spec.name: spec for spec in process_specs(settings)}
+
+    passed = specs["backend"].env["ZW_AGENT_TOKENS"]
+    assert load_settings({"ZW_AGENT_TOKENS": passed}).agent_tokens == (
+        ("li", "agent-secret-0123"),
+        ("wang", "w-0123"),
+    )
+    assert "ZW_AGENT_TOKENS" not in process_env(settings)
+    assert all(
+        "ZW_AGENT_TOKENS" not in spec.env
+        for name, spec in specs.items()
+        if name != "backend"
+    )
+
+
 def test_children_share_the_mode_and_the_tokens_they_check():
     env = process_env(load_settings({"ZW_MODE": "production", "ZW_KB_TOKEN": "k" * 16}))
 

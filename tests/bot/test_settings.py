@@ -43,6 +43,7 @@ PRODUCTION = {
     "ZW_KB_TOKEN": "prod-kb-token-0123456",
     "ZW_ACTION_TOKEN": "prod-action-token-01234",
     "ZW_METRICS_TOKEN": "prod-metrics-token-0123",
+    "ZW_AGENT_TOKENS": "li:prod-agent-token-li-0123,wang:prod-agent-wang-0123",
     "ZW_USER_HASH_KEY": "prod-user-hash-key-0123",
     "ZW_WECHAT_TOKEN": "prodwechattoken",
     "ZW_WECHAT_APP_ID": "wx1234567890abcdef",
@@ -150,3 +151,66 @@ def test_secrets_never_show_in_the_settings_repr():
 
     for name in ALL_SECRETS:
         assert PRODUCTION[name] not in text
+    assert "prod-agent-wang-0123" not in text
+
+
+def test_agent_tokens_are_name_token_pairs_with_a_dev_default():
+    assert load_settings({}).agent_tokens == (("demo", "dev-agent-token"),)
+    assert load_settings(
+        {"ZW_AGENT_TOKENS": " a_1:t-one , b:t:two ,"}
+    ).agent_tokens == (
+        ("a_1", "t-one"),
+        ("b", "t:two"),
+    )
+    assert load_settings({"ZW_AGENT_TOKENS": ""}).agent_tokens == ()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("demo", "name:token pairs"),
+        ("Demo:token", "name:token pairs"),
+        (":token", "name:token pairs"),
+        (f"{'a' * 33}:token", "name:token pairs"),
+        ("a:one,a:two", "names an agent twice"),
+    ],
+)
+def test_malformed_agent_tokens_are_a_clear_error(raw, message):
+    with pytest.raises(ValueError, match=message):
+        load_settings({"ZW_AGENT_TOKENS": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("", "ZW_AGENT_TOKENS is empty"),
+        ("demo: ", "ZW_AGENT_TOKENS is empty (agent demo)"),
+        ("demo:dev-agent-token", "is the development default (agent demo)"),
+        ("li:short-token", "shorter than 16 characters (agent li)"),
+        (
+            f"li:{PRODUCTION['ZW_OPERATOR_TOKEN']}",
+            "ZW_AGENT_TOKENS must differ from ZW_OPERATOR_TOKEN (agent li)",
+        ),
+        (
+            "li:prod-agent-token-0123,wang:prod-agent-token-0123",
+            "must differ from agent li (agent wang)",
+        ),
+    ],
+)
+def test_production_refuses_weak_or_shared_agent_tokens(raw, problem):
+    env = {**PRODUCTION, "ZW_AGENT_TOKENS": raw}
+
+    with pytest.raises(InsecureSettingsError) as refused:
+        check_secrets(load_settings(env), BACKEND_SECRETS)
+
+    assert problem in str(refused.value)
+
+
+def test_service_hours_and_the_desk_token_come_from_the_environment():
+    settings = load_settings(
+        {"ZW_SERVICE_HOURS": "1-7 08:00-20:00", "ZW_AGENT_TOKEN": "desk-token"}
+    )
+
+    assert settings.service_hours == "1-7 08:00-20:00"
+    assert settings.agent_token == "desk-token"
+    assert load_settings({}).service_hours == "1-5 09:00-18:00"

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import declarative_base, relationship
@@ -215,6 +217,78 @@ class ReviewRecord(Base):
     user_hash = Column(String(64), nullable=False)
     recorded_by = Column(String(64), nullable=False)
     created_at = Column(DateTime, nullable=False, index=True)  # UTC, stored naive
+
+
+# At most one open handoff per conversation, kept by the database so two
+# concurrent requests cannot both open one: a unique index over the open rows
+# only (SQLite and PostgreSQL both have partial indexes).
+OPEN_HANDOFF = text("status IN ('waiting', 'active')")
+
+
+class Handoff(Base):
+    """A conversation handed to a person (人工坐席), with what led to it.
+
+    ``conversation`` is the channel's keyed hash of the sender, never a raw
+    id; the transcript arrives masked by the assistant.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index(
+            "uq_handoffs_open_conversation",
+            "conversation",
+            unique=True,
+            sqlite_where=OPEN_HANDOFF,
+            postgresql_where=OPEN_HANDOFF,
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    handoff_no = Column(String(16), nullable=False, unique=True)
+    idempotency_key = Column(String(128), nullable=False, unique=True)
+    request_hash = Column(String(64), nullable=False)
+    conversation = Column(String(128), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)  # web | wechat | other
+    # requested | repeated_failures | low_confidence_complaint
+    reason = Column(String(32), nullable=False)
+    topic = Column(String(16), nullable=True)  # backend.tickets.TOPICS
+    transcript = Column(JSON, nullable=False)  # [{"role", "text"}], oldest first
+    collected = Column(JSON, nullable=False)  # {name: value}
+    # waiting -> active (an agent claimed it) -> closed
+    status = Column(String(16), nullable=False)
+    agent = Column(String(32), nullable=True)  # NULL until claimed
+    closed_by = Column(String(16), nullable=True)  # agent | citizen
+    # The last message seq the citizen has been shown (the action server says).
+    delivered_seq = Column(Integer, nullable=False, server_default="0")
+    created_at = Column(DateTime, nullable=False)  # UTC, stored naive
+    claimed_at = Column(DateTime, nullable=True)
+    closed_at = Column(DateTime, nullable=True)
+    updated_at = Column(DateTime, nullable=False)
+
+
+class HandoffMessage(Base):
+    """One message of a handoff: the citizen's, the agent's, or a system event.
+
+    ``seq`` counts 1, 2, 3 … per handoff; a system message has an ``event``
+    (claimed | closed) and no text.
+    """
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "seq", name="uq_handoff_messages_seq"),
+        UniqueConstraint(
+            "handoff_id", "idempotency_key", name="uq_handoff_messages_idempotency_key"
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False)
+    seq = Column(Integer, nullable=False)
+    role = Column(String(16), nullable=False)  # citizen | agent | system
+    text = Column(String(1000), nullable=True)
+    event = Column(String(16), nullable=True)
+    idempotency_key = Column(String(128), nullable=True)
+    created_at = Column(DateTime, nullable=False)  # UTC, stored naive
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

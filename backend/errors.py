@@ -165,6 +165,46 @@ class TicketNotFoundError(BackendError):
     default_message = "no ticket with this number"
 
 
+class InvalidHandoffNoError(BackendError):
+    """A handoff number that cannot exist (not RG and 14 digits)."""
+
+    code = "invalid_handoff_no"
+    status = 400
+    default_message = "handoff_no must be RG followed by 14 digits"
+
+
+class HandoffNotFoundError(BackendError):
+    """No handoff has this number (or the conversation has no open one)."""
+
+    code = "handoff_not_found"
+    status = 404
+    default_message = "no such handoff"
+
+
+class HandoffClosedError(BackendError):
+    """The handoff is closed: no claim and no message any more."""
+
+    code = "handoff_closed"
+    status = 409
+    default_message = "the handoff is closed"
+
+
+class HandoffTakenError(BackendError):
+    """Another agent has already claimed the handoff."""
+
+    code = "handoff_taken"
+    status = 409
+    default_message = "another agent has claimed this handoff"
+
+
+class HandoffNotYoursError(BackendError):
+    """An agent writes to (or closes) a handoff they have not claimed."""
+
+    code = "handoff_not_yours"
+    status = 409
+    default_message = "claim the handoff before writing to it or closing it"
+
+
 class ItemNotFoundError(BackendError):
     """The application has no item with this id."""
 

@@ -32,7 +32,7 @@ def test_upgrading_a_current_schema_changes_nothing(engine):
 
     with engine.connect() as connection:
         version = connection.execute(text("SELECT version_num FROM alembic_version"))
-        assert version.scalars().all() == ["0005"]
+        assert version.scalars().all() == ["0006"]
 
 
 def test_sqlite_engine_creates_the_var_directory_and_uses_wal(tmp_path):

@@ -21,8 +21,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import consents, lifecycle, metrics, repository, review, tickets
-from backend.auth import TokenTable, check_route
+from backend import (
+    consents,
+    handoff_store,
+    handoffs,
+    lifecycle,
+    metrics,
+    repository,
+    review,
+    service_hours,
+    tickets,
+)
+from backend.auth import TokenTable, agent_name, check_route
 from backend.errors import DatabaseUnavailableError
 from backend.middleware import (
     CALLER,
@@ -55,6 +65,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 ENGINE = web.AppKey("engine", Engine)
 OPENAPI = web.AppKey("openapi", bytes)
+SERVICE_HOURS = web.AppKey("service_hours", service_hours.ServiceHours)
 
 T = TypeVar("T")
 
@@ -263,6 +274,188 @@ async def list_review_records(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+def _summary(
+    request: web.Request, record: handoffs.HandoffRecord, **extra: object
+) -> dict:
+    """A handoff's summary with the service hours as of now (and ``extra``)."""
+    service = request.app[SERVICE_HOURS].status(repository.utc_now())
+    return {**record.to_json(service), **extra}
+
+
+def _handoff_no(request: web.Request) -> str:
+    return handoffs.parse_handoff_no(request.match_info["handoff_no"])
+
+
+async def _body(request: web.Request) -> dict:
+    """The JSON object sent, or ``{}`` for an empty body."""
+    raw = await request.read()
+    return parse_json_object(raw) if raw.strip() else {}
+
+
+async def create_handoff(request: web.Request) -> web.Response:
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    submission = handoffs.parse_handoff(parse_json_object(await request.read()))
+
+    work = partial(
+        handoff_store.create_handoff,
+        submission=submission,
+        idempotency_key=key,
+        caller=_caller(request),
+    )
+    result = await in_session(request.app, work)
+
+    if result.created:
+        metrics.count_handoff(result.handoff.reason)
+    logger.info(
+        "backend.handoff.created" if result.created else "backend.handoff.replayed",
+        extra={
+            "handoff_no": result.handoff.handoff_no,
+            "reason": result.handoff.reason,
+            "channel": result.handoff.channel,
+            "transcript": len(submission.transcript),
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    body = _summary(request, result.handoff, created=result.created)
+    return json_response(body, status=201 if result.created else 200)
+
+
+async def get_open_handoff(request: web.Request) -> web.Response:
+    conversation = handoffs.parse_conversation(request.query.get("conversation"))
+
+    work = partial(
+        handoff_store.open_handoff, conversation=conversation, caller=_caller(request)
+    )
+    record = await in_session(request.app, work)
+
+    return json_response(_summary(request, record))
+
+
+async def get_handoff(request: web.Request) -> web.Response:
+    handoff_no = _handoff_no(request)
+
+    work = partial(
+        handoff_store.get_handoff,
+        handoff_no=handoff_no,
+        caller=_caller(request),
+        details=agent_name(request[CALLER]) is not None,
+    )
+    record = await in_session(request.app, work)
+
+    return json_response(_summary(request, record))
+
+
+async def list_handoffs(request: web.Request) -> web.Response:
+    statuses = handoffs.parse_status_filter(request.query.get("status"))
+
+    work = partial(
+        handoff_store.list_handoffs, statuses=statuses, caller=_caller(request)
+    )
+    records = await in_session(request.app, work)
+
+    service = request.app[SERVICE_HOURS].status(repository.utc_now())
+    return json_response({"handoffs": [r.to_json(service) for r in records]})
+
+
+async def claim_handoff(request: web.Request) -> web.Response:
+    handoff_no = _handoff_no(request)
+    handoffs.parse_empty(await _body(request))
+
+    work = partial(
+        handoff_store.claim_handoff, handoff_no=handoff_no, caller=_caller(request)
+    )
+    record = await in_session(request.app, work)
+
+    return json_response(_summary(request, record))
+
+
+async def post_handoff_message(request: web.Request) -> web.Response:
+    handoff_no = _handoff_no(request)
+    raw_key = request.headers.get("Idempotency-Key")
+    key = None if raw_key is None else parse_idempotency_key(raw_key)
+    message = handoffs.parse_message(parse_json_object(await request.read()))
+
+    work = partial(
+        handoff_store.post_message,
+        handoff_no=handoff_no,
+        message=message,
+        idempotency_key=key,
+        caller=_caller(request),
+    )
+    result = await in_session(request.app, work)
+
+    logger.info(
+        "backend.handoff.message_added"
+        if result.created
+        else "backend.handoff.message_replayed",
+        extra={
+            "handoff_no": handoff_no,
+            "role": result.message.role,
+            "seq": result.message.seq,
+            "length": len(message),
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    return json_response(
+        result.message.to_json(), status=201 if result.created else 200
+    )
+
+
+async def list_handoff_messages(request: web.Request) -> web.Response:
+    handoff_no = _handoff_no(request)
+    after = handoffs.parse_after(request.query.get("after"))
+
+    work = partial(
+        handoff_store.list_messages,
+        handoff_no=handoff_no,
+        after=after,
+        caller=_caller(request),
+    )
+    status, messages = await in_session(request.app, work)
+
+    body = {"status": status, "messages": [m.to_json() for m in messages]}
+    return json_response(body)
+
+
+async def close_handoff(request: web.Request) -> web.Response:
+    handoff_no = _handoff_no(request)
+    handoffs.parse_empty(await _body(request))
+
+    work = partial(
+        handoff_store.close_handoff, handoff_no=handoff_no, caller=_caller(request)
+    )
+    record = await in_session(request.app, work)
+
+    return json_response(_summary(request, record))
+
+
+async def mark_handoff_delivered(request: web.Request) -> web.Response:
+    handoff_no = _handoff_no(request)
+    seq = handoffs.parse_delivered(parse_json_object(await request.read()))
+
+    work = partial(
+        handoff_store.mark_delivered,
+        handoff_no=handoff_no,
+        seq=seq,
+        caller=_caller(request),
+    )
+    record = await in_session(request.app, work)
+
+    return json_response(_summary(request, record))
+
+
+async def scrape_metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``, with the waiting-queue gauge read from the database."""
+    try:
+        waiting = await in_session(request.app, handoff_store.count_waiting)
+    except DatabaseUnavailableError:
+        # The other metrics still help; the gauge keeps its last value.
+        logger.warning("backend.metrics.queue_unavailable")
+    else:
+        metrics.set_handoffs_waiting(waiting)
+    return await metrics.scrape(request)
+
+
 @web.middleware
 async def require_role(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a known token on a route it does not open (after require_token)."""
@@ -277,8 +470,8 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     The caller owns ``engine`` and disposes of it after the app stops.
 
     Raises:
-        ValueError: the settings carry no backend or operator token, or the
-            same one twice.
+        ValueError: the settings carry an empty token or one token twice, or
+            ``ZW_SERVICE_HOURS`` is malformed.
     """
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
@@ -288,10 +481,11 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app[TOKENS] = TokenTable.from_settings(settings)
     app[METRICS_TOKEN] = settings.metrics_token
     app[OPENAPI] = OPENAPI_PATH.read_bytes()
+    app[SERVICE_HOURS] = service_hours.parse(settings.service_hours)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.yaml", openapi)
     # The scraper's route, under ZW_METRICS_TOKEN only (backend.middleware).
-    app.router.add_get("/metrics", metrics.scrape)
+    app.router.add_get("/metrics", scrape_metrics)
     app.router.add_post("/v1/consents", create_consent)
     app.router.add_get("/v1/profiles/{id_number}", get_profile)
     app.router.add_post("/v1/applications", create_application)
@@ -306,4 +500,20 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     # Recorded by the action server, read by an operator (backend.auth).
     app.router.add_post("/v1/review-records", create_review_record)
     app.router.add_get("/v1/review-records", list_review_records)
+    _add_handoff_routes(app)
     return app
+
+
+def _add_handoff_routes(app: web.Application) -> None:
+    """The agent queue; who may call which is backend.auth's AGENT_ROUTES."""
+    one = "/v1/handoffs/{handoff_no}"
+    app.router.add_post("/v1/handoffs", create_handoff)
+    app.router.add_get("/v1/handoffs", list_handoffs)
+    # Before the {handoff_no} route, which would read "open" as a number.
+    app.router.add_get("/v1/handoffs/open", get_open_handoff)
+    app.router.add_get(one, get_handoff)
+    app.router.add_post(f"{one}/claim", claim_handoff)
+    app.router.add_get(f"{one}/messages", list_handoff_messages)
+    app.router.add_post(f"{one}/messages", post_handoff_message)
+    app.router.add_post(f"{one}/close", close_handoff)
+    app.router.add_post(f"{one}/delivered", mark_handoff_delivered)

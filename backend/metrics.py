@@ -7,7 +7,7 @@ never the path, which carries 身份证号.
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from bot import metrics
 
@@ -39,6 +39,19 @@ PROFILE_READS = Counter(
     registry=REGISTRY,
 )
 
+HANDOFFS = Counter(
+    "zw_backend_handoffs",
+    "Handoffs opened to the agent queue, by reason (requested,"
+    " repeated_failures, low_confidence_complaint); replays not counted.",
+    ["reason"],
+    registry=REGISTRY,
+)
+HANDOFFS_WAITING = Gauge(
+    "zw_backend_handoffs_waiting",
+    "Handoffs waiting for an agent, read from the database at each scrape.",
+    registry=REGISTRY,
+)
+
 
 def count_request(route: str, status: int, seconds: float) -> None:
     """Count one finished request; ``route`` is its template."""
@@ -53,6 +66,15 @@ def count_application(created: bool) -> None:
 
 def count_profile_read() -> None:
     PROFILE_READS.inc()
+
+
+def count_handoff(reason: str) -> None:
+    """Count one new handoff; ``reason`` is one of backend.handoffs.REASONS."""
+    HANDOFFS.labels(reason=reason).inc()
+
+
+def set_handoffs_waiting(waiting: int) -> None:
+    HANDOFFS_WAITING.set(waiting)
 
 
 async def scrape(request: web.Request) -> web.Response:

@@ -27,6 +27,9 @@ TOKEN = "test-backend-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 OPERATOR_TOKEN = "test-operator-token"
 OPERATOR_AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+AGENT_TOKENS = (("li", "test-agent-li-token"), ("wang", "test-agent-wang-token"))
+AGENT_AUTH = {"Authorization": "Bearer test-agent-li-token"}
+OTHER_AGENT_AUTH = {"Authorization": "Bearer test-agent-wang-token"}
 POSTGRES_USERS = ("postgres", "root")
 
 
@@ -102,7 +105,10 @@ def engine(request):
 @pytest.fixture
 def settings():
     return replace(
-        load_settings({}), backend_token=TOKEN, operator_token=OPERATOR_TOKEN
+        load_settings({}),
+        backend_token=TOKEN,
+        operator_token=OPERATOR_TOKEN,
+        agent_tokens=AGENT_TOKENS,
     )
 
 

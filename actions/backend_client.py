@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -63,6 +64,10 @@ class ProfileNotFound(BackendClientError):
 
 class BackendRejected(BackendClientError):
     """The backend refused the request as sent (4xx); ``code`` says why."""
+
+
+class HandoffClosed(BackendRejected):
+    """The handoff is closed (``409 handoff_closed``): the bot takes over again."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,67 @@ class TicketReceipt:
     status: str
     created_at: str
     replayed: bool = False
+
+
+@dataclass(frozen=True)
+class HandoffRequest:
+    """A conversation handed to the agent queue (docs/backend-api.md).
+
+    ``conversation`` is the channel's keyed hash of the sender, never the
+    raw id; ``transcript`` holds (role, text) pairs, role ``citizen`` or
+    ``assistant``, already masked.
+    """
+
+    conversation: str
+    channel: str  # web | wechat | other
+    reason: str  # requested | repeated_failures | low_confidence_complaint
+    topic: str | None
+    transcript: tuple[tuple[str, str], ...]
+    collected: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "conversation": self.conversation,
+            "channel": self.channel,
+            "reason": self.reason,
+            "topic": self.topic,
+            "transcript": [
+                {"role": role, "text": text} for role, text in self.transcript
+            ],
+            "collected": dict(self.collected),
+        }
+
+
+@dataclass(frozen=True)
+class HandoffReceipt:
+    """A handoff's summary: where it is, and when agents are on duty.
+
+    ``position`` is the place in the waiting queue (1 = next) while waiting;
+    ``next_open`` (aware UTC) is None while agents are on duty; ``created`` is
+    True only when this call opened the handoff.
+    """
+
+    handoff_no: str
+    status: str  # waiting | active | closed
+    agent: str | None
+    position: int | None
+    open_now: bool
+    hours: str
+    next_open: datetime | None
+    delivered_seq: int
+    last_seq: int
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class HandoffMessage:
+    """One message of a handoff; a system message has an event, no text."""
+
+    seq: int
+    role: str  # citizen | agent | system
+    text: str | None
+    event: str | None  # claimed | closed
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -424,6 +490,119 @@ class BackendClient:
             "POST", "/v1/review-records", "/v1/review-records", json=record.to_json()
         )
 
+    async def start_handoff(
+        self, request: HandoffRequest, idempotency_key: str
+    ) -> HandoffReceipt:
+        """Hand the conversation to the agent queue once per key.
+
+        A retry returns the same handoff; while the conversation already has
+        an open one, that one comes back with ``created`` False.
+
+        Raises:
+            BackendRejected: invalid body, or the key was used with another body.
+            BackendUnavailable: no usable answer after the retries.
+        """
+        answer = await self._call(
+            "POST",
+            "/v1/handoffs",
+            "/v1/handoffs",
+            json=request.to_json(),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return answer.parse(_handoff)
+
+    async def open_handoff(self, conversation: str) -> HandoffReceipt | None:
+        """The conversation's open handoff, or None when it has none.
+
+        Raises:
+            BackendRejected: a malformed conversation (``invalid_request``).
+            BackendUnavailable: no usable answer after the retries.
+        """
+        path = f"/v1/handoffs/open?conversation={quote(conversation, safe='')}"
+        try:
+            answer = await self._call("GET", path, "/v1/handoffs/open")
+        except BackendRejected as exc:
+            if exc.code == "handoff_not_found":
+                return None
+            raise
+        return answer.parse(_handoff)
+
+    async def send_handoff_message(
+        self, handoff_no: str, text: str, idempotency_key: str | None = None
+    ) -> HandoffMessage:
+        """Pass the citizen's message to the agent.
+
+        Retried only with ``idempotency_key`` (the same key gives the same
+        message back); without one it is sent once.
+
+        Raises:
+            HandoffClosed: the handoff is closed.
+            BackendRejected: ``handoff_not_found``, ``invalid_request``, ...
+            BackendUnavailable: no usable answer.
+        """
+        headers = (
+            {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
+        )
+        answer = await self._call(
+            "POST",
+            f"{_handoff_path(handoff_no)}/messages",
+            "/v1/handoffs/{handoff_no}/messages",
+            json={"text": text},
+            headers=headers,
+        )
+        return answer.parse(_handoff_message)
+
+    async def handoff_messages(
+        self, handoff_no: str, after: int = 0
+    ) -> tuple[str, list[HandoffMessage]]:
+        """The handoff's status and its messages with ``seq > after`` (up to 100).
+
+        Raises:
+            BackendRejected: ``handoff_not_found`` or ``invalid_handoff_no``.
+            BackendUnavailable: no usable answer after the retries.
+        """
+        answer = await self._call(
+            "GET",
+            f"{_handoff_path(handoff_no)}/messages?after={int(after)}",
+            "/v1/handoffs/{handoff_no}/messages",
+        )
+        return answer.parse(
+            lambda body: (
+                _one_of(body["status"], ("waiting", "active", "closed")),
+                [_handoff_message(entry) for entry in body["messages"]],
+            )
+        )
+
+    async def close_handoff(self, handoff_no: str) -> HandoffReceipt:
+        """Close for the citizen; closing a closed handoff answers the same.
+
+        Raises:
+            BackendRejected: ``handoff_not_found`` or ``invalid_handoff_no``.
+            BackendUnavailable: no usable answer (sent once).
+        """
+        answer = await self._call(
+            "POST",
+            f"{_handoff_path(handoff_no)}/close",
+            "/v1/handoffs/{handoff_no}/close",
+            json={},
+        )
+        return answer.parse(_handoff)
+
+    async def mark_delivered(self, handoff_no: str, seq: int) -> HandoffReceipt:
+        """Tell the backend the citizen has seen the messages up to ``seq``.
+
+        Raises:
+            BackendRejected: ``handoff_not_found`` or ``invalid_request``.
+            BackendUnavailable: no usable answer (sent once).
+        """
+        answer = await self._call(
+            "POST",
+            f"{_handoff_path(handoff_no)}/delivered",
+            "/v1/handoffs/{handoff_no}/delivered",
+            json={"seq": seq},
+        )
+        return answer.parse(_handoff)
+
     async def close(self) -> None:
         """Close the shared session; the next call opens a new one."""
         if self._session is not None and not self._session.closed:
@@ -573,6 +752,8 @@ def _raise_for_status(status: int, body: Any, request_id: str) -> None:
         )
     if code == "profile_not_found":
         raise ProfileNotFound(code, status=status, request_id=request_id)
+    if code == "handoff_closed":
+        raise HandoffClosed(code, status=status, request_id=request_id)
     raise BackendRejected(code or REJECTED, status=status, request_id=request_id)
 
 
@@ -634,6 +815,64 @@ def _ticket(body: Any, *, replayed: bool) -> TicketReceipt:
     return TicketReceipt(
         **_texts(body, ("ticket_no", "kind", "topic", "status", "created_at")),
         replayed=replayed,
+    )
+
+
+def _handoff_path(handoff_no: str) -> str:
+    return f"/v1/handoffs/{quote(handoff_no, safe='')}"
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("expected a whole number")
+    return value
+
+
+def _one_of(value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"expected one of {allowed}")
+    return value
+
+
+def _moment(value: Any) -> datetime | None:
+    """``2026-12-07T01:00:00Z`` as an aware UTC datetime; None for null."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("expected an ISO 8601 time")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("expected a time with an offset")
+    return moment.astimezone(UTC)
+
+
+def _handoff(body: Any) -> HandoffReceipt:
+    service = body["service"]
+    position = body["position"]
+    created = body.get("created", False)
+    if not isinstance(service["open_now"], bool) or not isinstance(created, bool):
+        raise TypeError("expected true or false")
+    return HandoffReceipt(
+        handoff_no=_texts(body, ("handoff_no",))["handoff_no"],
+        status=_one_of(body["status"], ("waiting", "active", "closed")),
+        agent=_optional_text(body, "agent"),
+        position=None if position is None else _whole(position),
+        open_now=service["open_now"],
+        hours=_texts(service, ("hours",))["hours"],
+        next_open=_moment(service["next_open"]),
+        delivered_seq=_whole(body["delivered_seq"]),
+        last_seq=_whole(body["last_seq"]),
+        created=created,
+    )
+
+
+def _handoff_message(body: Any) -> HandoffMessage:
+    return HandoffMessage(
+        seq=_whole(body["seq"]),
+        role=_one_of(body["role"], ("citizen", "agent", "system")),
+        text=_optional_text(body, "text"),
+        event=_optional_text(body, "event"),
+        created_at=_texts(body, ("created_at",))["created_at"],
     )
 
 

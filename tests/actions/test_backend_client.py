@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import aiohttp
 import pytest
@@ -32,8 +33,15 @@ from actions.backend_client import (
 from backend import repository
 from backend.app import create_app
 from backend.consents import record_consent
-from backend.db import Application, Consent, create_db_engine, upgrade_schema
+from backend.db import (
+    Application,
+    Consent,
+    Handoff,
+    create_db_engine,
+    upgrade_schema,
+)
 from backend.lifecycle import set_item_status
+from backend.repository import CHINA_TIME
 from backend.seed import BUSINESS_LICENCE, FOOD_LICENCE, SAMPLE_CITIZENS, seed
 from backend.validation import StatusChange, parse_consent
 from bot.logs import KeyValueFormatter
@@ -540,3 +548,167 @@ async def test_a_ticket_is_filed_once_per_key_and_read_back(client, engine):
     with pytest.raises(BackendRejected) as refused:
         await client.get_ticket("GD20000101000000")
     assert refused.value.code == "ticket_not_found"
+
+
+AGENT_TOKEN = "client-test-agent-token"
+
+
+def _handoff_request(**changes) -> backend_client.HandoffRequest:
+    request = backend_client.HandoffRequest(
+        conversation="web-3f2a9c0d11e4b7a8",
+        channel="web",
+        reason="requested",
+        topic="社保就业",
+        transcript=(("citizen", "退休金怎么领"), ("citizen", "转人工")),
+        collected={"service_item": "养老金领取"},
+    )
+    return replace(request, **changes)
+
+
+@pytest.fixture
+async def agent_server(engine):
+    """The backend with one agent (li) and hours that are always open."""
+    settings = replace(
+        load_settings({}),
+        backend_token=TOKEN,
+        agent_tokens=(("li", AGENT_TOKEN),),
+        service_hours="1-7 00:00-24:00",
+    )
+    server = TestServer(create_app(settings, engine))
+    await server.start_server(access_log=None)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def handoff_clients(agent_server):
+    """The action server's client and an agent's, on one backend."""
+    url = str(agent_server.make_url(""))
+    citizen = BackendClient(url, TOKEN, timeout=FAST, backoff_s=0.01)
+    agent = BackendClient(url, AGENT_TOKEN, timeout=FAST, backoff_s=0.01)
+    yield citizen, agent
+    await citizen.close()
+    await agent.close()
+
+
+async def test_a_handoff_is_started_once_and_found_open(handoff_clients):
+    client, _ = handoff_clients
+    key = make_idempotency_key("citizen-1", "handoff", "1")
+
+    assert await client.open_handoff("web-3f2a9c0d11e4b7a8") is None
+    first = await client.start_handoff(_handoff_request(), key)
+    again = await client.start_handoff(_handoff_request(), key)
+    other_key = await client.start_handoff(
+        _handoff_request(reason="repeated_failures"), key + "-2"
+    )
+    found = await client.open_handoff("web-3f2a9c0d11e4b7a8")
+
+    assert (first.created, again.created, other_key.created) == (True, False, False)
+    assert first.handoff_no == again.handoff_no == other_key.handoff_no
+    assert found == replace(first, created=False)
+    assert (first.status, first.position, first.agent) == ("waiting", 1, None)
+    assert (first.open_now, first.hours, first.next_open) == (
+        True,
+        "每天 0:00-24:00",
+        None,
+    )
+
+
+async def test_messages_go_both_ways_and_a_closed_handoff_raises(
+    handoff_clients, engine
+):
+    client, agent = handoff_clients
+    receipt = await client.start_handoff(_handoff_request(), "handoff-key-0001")
+    number = receipt.handoff_no
+    # The agent's side of the API, through the same client class.
+    await agent._call("POST", f"/v1/handoffs/{number}/claim", "claim")
+    await agent._call(
+        "POST", f"/v1/handoffs/{number}/messages", "message", json={"text": "您好"}
+    )
+
+    sent = await client.send_handoff_message(number, "在吗", "msg-key-0001")
+    resent = await client.send_handoff_message(number, "在吗", "msg-key-0001")
+    status, messages = await client.handoff_messages(number, after=1)
+    marked = await client.mark_delivered(number, 3)
+    closed = await client.close_handoff(number)
+
+    assert sent == resent
+    assert status == "active"
+    assert [(m.seq, m.role, m.text, m.event) for m in messages] == [
+        (2, "agent", "您好", None),
+        (3, "citizen", "在吗", None),
+    ]
+    assert (marked.delivered_seq, marked.agent) == (3, "li")
+    assert (closed.status, closed.last_seq) == ("closed", 4)
+    with pytest.raises(backend_client.HandoffClosed) as raised:
+        await client.send_handoff_message(number, "还在吗")
+    assert (raised.value.code, raised.value.status) == ("handoff_closed", 409)
+    assert isinstance(raised.value, BackendRejected)
+
+
+async def test_next_open_is_an_aware_utc_time_while_closed(engine):
+    # One window, on a weekday other than today's in China: closed now.
+    other = datetime.now(CHINA_TIME).isoweekday() % 7 + 1
+    settings = replace(
+        load_settings({}), backend_token=TOKEN, service_hours=f"{other} 09:00-18:00"
+    )
+    server = TestServer(create_app(settings, engine))
+    await server.start_server(access_log=None)
+    client = BackendClient(str(server.make_url("")), TOKEN, timeout=FAST)
+    try:
+        receipt = await client.start_handoff(_handoff_request(), "handoff-key-0001")
+    finally:
+        await client.close()
+        await server.close()
+
+    assert receipt.open_now is False
+    assert receipt.next_open.utcoffset() == timedelta(0)
+    assert (receipt.next_open.hour, receipt.next_open.minute) == (1, 0)
+    assert receipt.next_open.astimezone(CHINA_TIME).isoweekday() == other
+
+
+async def test_a_handoff_start_is_retried_on_a_503_and_made_once(
+    client, faults, engine
+):
+    faults.fail, faults.after_handler = 1, True
+
+    receipt = await client.start_handoff(_handoff_request(), "handoff-key-0001")
+
+    assert faults.requests == 2
+    assert receipt.created is False  # the lost first answer had created it
+    with Session(engine, future=True) as session:
+        rows = session.execute(select(func.count()).select_from(Handoff)).scalar_one()
+    assert rows == 1
+
+
+async def test_a_message_without_a_key_is_sent_once(client, faults):
+    receipt = await client.start_handoff(_handoff_request(), "handoff-key-0001")
+    faults.fail, faults.requests = 10, 0
+
+    with pytest.raises(BackendUnavailable):
+        await client.send_handoff_message(receipt.handoff_no, "在吗")
+
+    assert faults.requests == 1
+
+
+async def test_a_summary_that_breaks_the_contract_is_a_bad_response(client, faults):
+    faults.fail, faults.status = 1, 200
+
+    with pytest.raises(BackendUnavailable) as raised:
+        await client.start_handoff(_handoff_request(), "handoff-key-0001")
+
+    assert raised.value.code == "backend_bad_response"
+
+
+def test_a_handoff_request_sends_the_transcript_as_objects():
+    assert _handoff_request(topic=None).to_json() == {
+        "conversation": "web-3f2a9c0d11e4b7a8",
+        "channel": "web",
+        "reason": "requested",
+        "topic": None,
+        "transcript": [
+            {"role": "citizen", "text": "退休金怎么领"},
+            {"role": "citizen", "text": "转人工"},
+        ],
+        "collected": {"service_item": "养老金领取"},
+    }

@@ -1,11 +1,12 @@
-"""``python -m backend serve|seed|migrate|item-status|audit``: run, fill, upgrade,
-operate, audit.
+"""``python -m backend serve|seed|migrate|item-status|audit|desk``: run, fill,
+upgrade, operate, audit, answer the agent queue.
 
 ``serve`` upgrades the schema and, unless ``--no-seed``, adds the fictional
 sample citizens (idempotent) before it starts listening. ``item-status`` is
 the operator's tool: it moves one item of an application (audited as
 ``operator_cli``; whoever can run it can already write the database).
 ``audit export`` writes one window of the audit log for an auditor.
+``desk`` is an agent's terminal over HTTP (backend.desk); it needs no database.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from backend import audit, lifecycle
+from backend import audit, desk, lifecycle, service_hours
 from backend.app import create_app
 from backend.db import create_db_engine, upgrade_schema
 from backend.errors import BackendError
@@ -65,6 +66,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     item.add_argument("status", choices=ITEM_STATUSES)
     item.add_argument("--reason", help="what the citizen must fix (status returned)")
     _audit_parser(commands)
+    desk.add_parser(commands)
     return parser
 
 
@@ -103,11 +105,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     args = _parser(settings).parse_args(argv)
+    if args.command == "desk":
+        return desk.run(args, settings)
     if args.command == "serve":
         try:
             check_secrets(settings, BACKEND_SECRETS)
         except InsecureSettingsError as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
+            return 2
+        try:
+            service_hours.parse(settings.service_hours)
+        except ValueError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
             return 2
     configure_logging(settings.log_level)
     engine = create_db_engine(settings.backend_database_url)

@@ -128,3 +128,11 @@ def test_serve_in_production_mode_starts_with_real_tokens(var_dir, served, monke
 
     assert cli.main(["serve", "--no-seed"]) == 0
     assert len(served) == 1
+
+
+def test_serve_refuses_malformed_service_hours(var_dir, served, monkeypatch, capsys):
+    monkeypatch.setenv("ZW_SERVICE_HOURS", "weekdays 9-6")
+
+    assert cli.main(["serve"]) == 2
+    assert "ZW_SERVICE_HOURS" in capsys.readouterr().err
+    assert served == []

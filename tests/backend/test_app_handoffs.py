@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from backend.app import create_app
@@ -367,3 +367,20 @@ async def test_metrics_count_handoffs_and_the_waiting_queue(client):
     text = await response.text()
     assert 'zw_backend_handoffs_total{reason="repeated_failures"}' in text
     assert "zw_backend_handoffs_waiting 2.0" in text
+
+
+async def test_metrics_are_served_when_the_queue_cannot_be_counted(
+    settings, tmp_path, aiohttp_client, caplog
+):
+    # Plain create_engine: create_db_engine would create the missing directory.
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'backend.db'}")
+    client = await aiohttp_client(await start_server(create_app(settings, engine)))
+
+    response = await client.get(
+        "/metrics", headers={"Authorization": "Bearer dev-metrics-token"}
+    )
+
+    assert response.status == 200
+    assert "zw_backend_handoffs_waiting" in await response.text()
+    assert "backend.metrics.queue_unavailable" in caplog.messages
+    engine.dispose()

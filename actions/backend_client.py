@@ -285,6 +285,7 @@ class HandoffReceipt:
     delivered_seq: int
     last_seq: int
     created: bool = False
+    closed_by: str | None = None  # agent | citizen, once closed
 
 
 @dataclass(frozen=True)
@@ -521,6 +522,24 @@ class BackendClient:
         path = f"/v1/handoffs/open?conversation={quote(conversation, safe='')}"
         try:
             answer = await self._call("GET", path, "/v1/handoffs/open")
+        except BackendRejected as exc:
+            if exc.code == "handoff_not_found":
+                return None
+            raise
+        return answer.parse(_handoff)
+
+    async def latest_handoff(self, conversation: str) -> HandoffReceipt | None:
+        """The conversation's newest handoff, open or closed, or None if never.
+
+        The channels ask before each message whether a person owns it.
+
+        Raises:
+            BackendRejected: a malformed conversation (``invalid_request``).
+            BackendUnavailable: no usable answer after the retries.
+        """
+        path = f"/v1/handoffs/latest?conversation={quote(conversation, safe='')}"
+        try:
+            answer = await self._call("GET", path, "/v1/handoffs/latest")
         except BackendRejected as exc:
             if exc.code == "handoff_not_found":
                 return None
@@ -863,7 +882,12 @@ def _handoff(body: Any) -> HandoffReceipt:
         delivered_seq=_whole(body["delivered_seq"]),
         last_seq=_whole(body["last_seq"]),
         created=created,
+        closed_by=_closed_by(body.get("closed_by")),
     )
+
+
+def _closed_by(value: Any) -> str | None:
+    return None if value is None else _one_of(value, ("agent", "citizen"))
 
 
 def _handoff_message(body: Any) -> HandoffMessage:

@@ -331,6 +331,13 @@ async def get_open_handoff(request: web.Request) -> web.Response:
     return json_response(_summary(request, record))
 
 
+async def get_latest_handoff(request: web.Request) -> web.Response:
+    conversation = handoffs.parse_conversation(request.query.get("conversation"))
+    work = partial(handoff_store.latest_handoff, conversation=conversation)
+    record = await in_session(request.app, work)
+    return json_response(_summary(request, record))
+
+
 async def get_handoff(request: web.Request) -> web.Response:
     handoff_no = _handoff_no(request)
 
@@ -509,8 +516,10 @@ def _add_handoff_routes(app: web.Application) -> None:
     one = "/v1/handoffs/{handoff_no}"
     app.router.add_post("/v1/handoffs", create_handoff)
     app.router.add_get("/v1/handoffs", list_handoffs)
-    # Before the {handoff_no} route, which would read "open" as a number.
+    # Before the {handoff_no} route, which would read "open" or "latest" as
+    # a number.
     app.router.add_get("/v1/handoffs/open", get_open_handoff)
+    app.router.add_get("/v1/handoffs/latest", get_latest_handoff)
     app.router.add_get(one, get_handoff)
     app.router.add_post(f"{one}/claim", claim_handoff)
     app.router.add_get(f"{one}/messages", list_handoff_messages)

@@ -115,6 +115,29 @@ def open_handoff(session: Session, conversation: str, caller: Caller) -> Handoff
     return _read(session, row, caller, details=False)
 
 
+def latest_handoff(session: Session, conversation: str) -> HandoffRecord:
+    """The conversation's newest handoff, open or closed.
+
+    The channels ask this before every message and while a page waits for
+    agent replies, to route the message; the summary holds no personal data,
+    so the read is not audited (the messages' reads are).
+
+    Raises:
+        HandoffNotFoundError: the conversation has never been handed off.
+    """
+    row = session.execute(
+        select(Handoff)
+        .where(Handoff.conversation == conversation)
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        raise HandoffNotFoundError()
+    record = _record(session, row)
+    session.commit()
+    return record
+
+
 def get_handoff(
     session: Session, handoff_no: str, caller: Caller, *, details: bool = False
 ) -> HandoffRecord:
@@ -490,6 +513,7 @@ def _record(
         last_seq=last_seqs.get(row.id, 0),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        closed_by=row.closed_by,
     )
     if not details:
         return record

@@ -82,6 +82,7 @@ class HandoffRecord:
     last_seq: int
     created_at: datetime  # UTC, naive
     updated_at: datetime  # UTC, naive
+    closed_by: str | None = None  # agent | citizen, once closed
     transcript: tuple[TranscriptLine, ...] | None = None
     collected: tuple[tuple[str, str], ...] | None = None
 
@@ -97,6 +98,7 @@ class HandoffRecord:
             "position": self.position,
             "delivered_seq": self.delivered_seq,
             "last_seq": self.last_seq,
+            "closed_by": self.closed_by,
             "service": service.to_json(),
             "created_at": iso_utc(self.created_at),
             "updated_at": iso_utc(self.updated_at),

@@ -34,6 +34,7 @@ SUMMARY_FIELDS = {
     "position",
     "delivered_seq",
     "last_seq",
+    "closed_by",
     "service",
     "created_at",
     "updated_at",
@@ -128,6 +129,37 @@ async def test_the_open_handoff_is_found_by_conversation(client):
     assert (await found.json())["handoff_no"] == created["handoff_no"]
     assert await _error(missing) == (404, "handoff_not_found")
     assert await _error(malformed) == (400, "invalid_request")
+
+
+async def test_the_latest_handoff_is_found_open_or_closed_without_an_audit_row(
+    client, engine
+):
+    first = await _create(client)
+    closed = await client.post(
+        f"/v1/handoffs/{first['handoff_no']}/close", json={}, headers=AUTH
+    )
+    assert closed.status == 200
+    audit_rows = len(_rows(engine, AuditEntry))
+
+    latest = await client.get(
+        "/v1/handoffs/latest", params={"conversation": CONVERSATION}, headers=AUTH
+    )
+    body = await latest.json()
+    assert body["handoff_no"] == first["handoff_no"]
+    assert (body["status"], body["closed_by"]) == ("closed", "citizen")
+
+    second = await _create(client, key="handoff-key-0002")
+    newer = await client.get(
+        "/v1/handoffs/latest", params={"conversation": CONVERSATION}, headers=AUTH
+    )
+    assert (await newer.json())["handoff_no"] == second["handoff_no"]
+    missing = await client.get(
+        "/v1/handoffs/latest", params={"conversation": "someone-else"}, headers=AUTH
+    )
+    assert await _error(missing) == (404, "handoff_not_found")
+    created_rows = len(_rows(engine, AuditEntry)) - audit_rows
+    # Only the second create wrote to the audit log, not the three reads.
+    assert created_rows == 1
 
 
 async def test_an_agent_reads_the_transcript_the_action_server_only_the_summary(

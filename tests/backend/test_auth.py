@@ -131,6 +131,7 @@ HANDOFF = "/v1/handoffs/{handoff_no}"
 HANDOFF_CALLS = [
     (("POST", "/v1/handoffs"), (True, False, False)),
     (("GET", "/v1/handoffs/open"), (True, False, False)),
+    (("GET", "/v1/handoffs/latest"), (True, False, False)),
     (("GET", "/v1/handoffs"), (False, True, False)),
     (("GET", HANDOFF), (True, True, False)),
     (("POST", f"{HANDOFF}/claim"), (False, True, False)),

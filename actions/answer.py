@@ -17,11 +17,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import metrics, parsing, review
+from actions import handoff, metrics, parsing, review
 from actions.errors import KnowledgeBaseUnavailable
 from actions.kb_client import KbHit
 from actions.services import get_services
-from actions.ticket import offer_ticket
+from actions.ticket import message_reading, offer_ticket, unsure_complaint
 from bot import privacy
 from bot.privacy import redact
 
@@ -171,6 +171,17 @@ def search_text(message: str | None) -> str:
     return text[:MAX_QUERY_CHARS]
 
 
+def in_form(tracker: Tracker) -> bool:
+    return bool(tracker.active_loop.get("name"))
+
+
+def reset_misses(tracker: Tracker) -> list[EventType]:
+    """Forget earlier misses once the knowledge base has something to show."""
+    if tracker.get_slot(handoff.MISSES_SLOT):
+        return [SlotSet(handoff.MISSES_SLOT, 0)]
+    return []
+
+
 def listen_unless_in_form(tracker: Tracker) -> list[EventType]:
     """End the turn after an answer given outside a form.
 
@@ -217,10 +228,19 @@ class ActionAnswerQuestion(Action):
                 "intent": tracker.latest_message.get("intent", {}).get("name"),
             },
         )
-        if result.outcome == "answer" and result.hits:
+        answered = result.outcome == "answer" and result.hits
+        reading = None if answered else message_reading(tracker)
+        if answered:
             metrics.count_kb_answer("answered")
             utter_hit(dispatcher, result.hits[0])
-        elif offer_ticket(dispatcher, tracker, result.outcome):
+        elif unsure_complaint(reading, result.outcome):
+            # Triage reads a complaint but is not sure: a person looks at it.
+            metrics.count_kb_answer("handed_off")
+            events = await handoff.hand_off(
+                dispatcher, tracker, handoff.LOW_CONFIDENCE_COMPLAINT
+            )
+            return [*events, FollowupAction("action_listen")]
+        elif offer_ticket(dispatcher, tracker, result.outcome, reading):
             # Triage read a complaint or a suggestion (actions.ticket).
             metrics.count_kb_answer("ticket_offered")
         elif result.outcome == "clarify" and result.hits:
@@ -232,11 +252,10 @@ class ActionAnswerQuestion(Action):
             candidates = [hit.doc_id for hit in result.hits]
             return [
                 SlotSet(CANDIDATES_SLOT, candidates),
+                *reset_misses(tracker),
                 *listen_unless_in_form(tracker),
             ]
         else:
-            metrics.count_kb_answer("no_answer")
-            dispatcher.utter_message(response="utter_kb_no_answer")
             matches = review.hit_matches(result.hits)
             # The record keeps where personal data was ([手机号]); review
             # masks the message itself.
@@ -244,7 +263,25 @@ class ActionAnswerQuestion(Action):
             review.record_from_tracker(
                 get_services(), tracker, review.NO_ANSWER, typed, matches
             )
-        return listen_unless_in_form(tracker)
+            if in_form(tracker):
+                # A question asked mid-form; the form asks its question again.
+                metrics.count_kb_answer("no_answer")
+                dispatcher.utter_message(response="utter_kb_no_answer")
+                return []
+            misses = handoff.count_miss(tracker)
+            if misses >= handoff.MISSES_BEFORE_HANDOFF:
+                metrics.count_kb_answer("handed_off")
+                events = await handoff.hand_off(
+                    dispatcher, tracker, handoff.REPEATED_FAILURES
+                )
+                return [*events, FollowupAction("action_listen")]
+            metrics.count_kb_answer("no_answer")
+            dispatcher.utter_message(response="utter_kb_no_answer")
+            return [
+                SlotSet(handoff.MISSES_SLOT, misses),
+                FollowupAction("action_listen"),
+            ]
+        return [*reset_misses(tracker), *listen_unless_in_form(tracker)]
 
 
 class ActionAnswerCandidate(Action):

@@ -21,7 +21,15 @@ REGISTRY = metrics.new_registry()
 # from a clarification); clarified: candidates offered; no_answer: nothing
 # good enough, said so; unavailable: the KB service could not be reached;
 # ticket_offered: no answer, and triage read a complaint or a suggestion.
-KB_OUTCOMES = ("answered", "clarified", "no_answer", "unavailable", "ticket_offered")
+# handed_off: a second miss in a row, or an unsure complaint, went to a person.
+KB_OUTCOMES = (
+    "answered",
+    "clarified",
+    "no_answer",
+    "unavailable",
+    "ticket_offered",
+    "handed_off",
+)
 # 12345 tickets (actions.ticket): what became of each ticket form.
 TICKET_RESULTS = ("filed", "unavailable", "rejected", "cancelled")
 # What the citizen is told after 确认提交: delivered (an application number),
@@ -30,6 +38,9 @@ TICKET_RESULTS = ("filed", "unavailable", "rejected", "cancelled")
 SUBMISSION_RESULTS = ("delivered", "queued", "rejected", "failed")
 # A queued submission, sent later by the delivery loop.
 OUTBOX_RESULTS = ("delivered", "rejected")
+# Handoffs to a person (actions.handoff), by why and what became of them.
+HANDOFF_REASONS = ("requested", "repeated_failures", "low_confidence_complaint")
+HANDOFF_RESULTS = ("queued", "already_open", "unavailable")
 UNKNOWN_ACTION = "unknown"
 
 ACTIONS = Counter(
@@ -73,6 +84,21 @@ TICKETS = Counter(
     ["kind", "result"],
     registry=REGISTRY,
 )
+HANDOFFS = Counter(
+    "zw_actions_handoffs",
+    "Conversations put in the agent queue, by reason, and by result (queued,"
+    " already_open: the conversation was queued already, unavailable: the"
+    " backend could not be reached and the citizen was pointed to 12345).",
+    ["reason", "result"],
+    registry=REGISTRY,
+)
+
+
+def count_handoff(reason: str, result: str) -> None:
+    HANDOFFS.labels(
+        reason=metrics.bounded(reason, HANDOFF_REASONS),
+        result=metrics.bounded(result, HANDOFF_RESULTS),
+    ).inc()
 
 
 def count_ticket(kind: str | None, result: str) -> None:

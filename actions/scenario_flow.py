@@ -30,7 +30,7 @@ from actions.scenario_state import (
     slots_to_clear,
 )
 from actions.services import get_services
-from actions.ticket import offer_ticket
+from actions.ticket import message_reading, offer_ticket
 from knowledge_base.scenarios import (
     Scenario,
     ScenarioItem,
@@ -72,7 +72,8 @@ class ActionStartScenario(Action):
         # No scenario named: a complaint the NLU took for one ("路灯坏了一个
         # 月…") is offered a ticket instead of the list of scenarios.
         unnamed = scenario is None and entity is None
-        if unnamed and offer_ticket(dispatcher, tracker, "no_answer"):
+        reading = message_reading(tracker) if unnamed else None
+        if unnamed and offer_ticket(dispatcher, tracker, "no_answer", reading):
             return [FollowupAction("action_listen")]
         if can_resume(scenario, tracker.slots):
             return resume_events(dispatcher, scenario, tracker)

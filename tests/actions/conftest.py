@@ -7,6 +7,7 @@ fail the way the real client fails.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from actions.backend_client import (
     ApplicationReceipt,
     BackendRejected,
     ConsentReceipt,
+    HandoffReceipt,
     Licence,
     Profile,
     ProfileNotFound,
@@ -66,6 +68,31 @@ class FakeBackend:
     consents: dict[str, tuple[Any, str]] = field(default_factory=dict)
     tickets: dict[str, tuple[Any, TicketReceipt]] = field(default_factory=dict)
     reviews: list[Any] = field(default_factory=list)
+    handoffs: dict[str, tuple[Any, HandoffReceipt]] = field(default_factory=dict)
+    # What start_handoff answers about the desk: open now, or when it opens.
+    desk_open: bool = True
+
+    async def start_handoff(self, request: Any, key: str) -> HandoffReceipt:
+        if self.error:
+            raise self.error
+        if key in self.handoffs:
+            return replace(self.handoffs[key][1], created=False)
+        number = f"RG2026120400{len(self.handoffs) + 1:04d}"
+        receipt = HandoffReceipt(
+            handoff_no=number,
+            status="waiting",
+            agent=None,
+            position=len(self.handoffs) + 1,
+            open_now=self.desk_open,
+            hours="工作日 9:00-18:00",
+            next_open=None if self.desk_open else datetime(2026, 12, 7, 1, tzinfo=UTC),
+            delivered_seq=0,
+            last_seq=0,
+            created=True,
+            closed_by=None,
+        )
+        self.handoffs[key] = (request, receipt)
+        return receipt
 
     async def file_ticket(self, request: Any, key: str) -> TicketReceipt:
         if self.error:

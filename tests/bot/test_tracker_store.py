@@ -116,7 +116,7 @@ async def test_each_saved_turn_counts_its_intent_and_handoff_once(domain, tracke
     handoff_turn = [
         ActionExecuted("action_listen"),
         UserUttered("转人工", intent={"name": "request_agent", "confidence": 0.9}),
-        ActionExecuted("utter_handoff_to_agent"),
+        ActionExecuted("action_request_agent"),
         BotUttered("请拨打12345"),
     ]
     before = count("zw_rasa_intents_total", intent="request_agent")

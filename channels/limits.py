@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -300,13 +300,23 @@ def load_texts(domain_path: Path) -> dict[str, str]:
         ValueError: domain.yml lacks one of the responses or its text (a
             deployment mistake, reported at start-up).
     """
+    texts = load_responses(domain_path, RESPONSES.values())
+    return {reason: texts[name] for reason, name in RESPONSES.items()}
+
+
+def load_responses(domain_path: Path, names: Iterable[str]) -> dict[str, str]:
+    """The first text variant of each named response in domain.yml.
+
+    Raises:
+        ValueError: a response or its text is missing.
+    """
     with domain_path.open(encoding="utf-8") as handle:
         responses = (yaml.safe_load(handle) or {}).get("responses") or {}
     texts = {}
-    for reason, name in RESPONSES.items():
+    for name in names:
         variants = responses.get(name) or [{}]
         text = variants[0].get("text") if isinstance(variants[0], dict) else None
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{domain_path}: response {name} has no text")
-        texts[reason] = text.strip()
+        texts[name] = text.strip()
     return texts

@@ -37,12 +37,14 @@ REGISTRY = metrics.new_registry()
 
 CHANNELS = ("web", "wechat")
 # handled: Rasa ran the turn; rejected: a malformed or unsigned request;
-# limited: an abuse limit kept it from Rasa; failed: Rasa raised.
-TURN_RESULTS = ("handled", "rejected", "limited", "failed")
-# Responses that send the citizen to a person. Today that is the 12345
-# hotline, after 转人工 (request_agent), in or out of a form.
-# TODO(#9): count hand-offs to the agent queue once it exists.
-HANDOFF_ACTIONS = frozenset({"utter_handoff_to_agent"})
+# limited: an abuse limit kept it from Rasa; failed: Rasa raised;
+# relayed: a person owns the conversation, so it went to the agent queue.
+TURN_RESULTS = ("handled", "rejected", "limited", "failed", "relayed")
+# The action that puts a conversation in the agent queue after 转人工
+# (request_agent), in or out of a form. Hand-offs the actions start on their
+# own (a second miss, an unsure complaint) are counted by the action server
+# (zw_actions_handoffs_total).
+HANDOFF_ACTIONS = frozenset({"action_request_agent"})
 
 TURNS = Counter(
     "zw_rasa_turns",
@@ -65,7 +67,7 @@ INTENTS = Counter(
 )
 HANDOFFS = Counter(
     "zw_rasa_handoffs",
-    "Turns that sent the citizen to a person (the 12345 hotline today).",
+    "Turns in which the citizen asked for a person (转人工).",
     registry=REGISTRY,
 )
 

@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions import review
-from actions.backend_client import BackendClient
+from actions.backend_client import BackendClient, BackendClientError
 from bot.privacy import hash_user
 from bot.settings import CHANNEL_SECRETS, PROJECT_ROOT, check_secrets, load_settings
 from channels import errors, feedback, limits, metrics, web_protocol
@@ -32,11 +32,14 @@ from channels.errors import (
     LimitExceededError,
     ProcessingError,
 )
+from channels.handoff import HandoffRelay
 from channels.web_assets import PAGE_NAME, STATIC_DIR, Asset, load_assets
 
 logger = logging.getLogger(__name__)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+# The agent poll's answer when no handoff is known.
+NO_HANDOFF = {"handoff_no": None, "status": None, "after": 0, "replies": []}
 
 
 class WebChatInput(RestInput):
@@ -56,13 +59,16 @@ class WebChatInput(RestInput):
         """
         options = web_protocol.parse_options(credentials)
         # The backend token records thumbs-downs (POST /v1/review-records).
+        # It also reaches the agent queue while a person owns a conversation.
         names = (*CHANNEL_SECRETS, "ZW_BACKEND_TOKEN")
         settings = check_secrets(load_settings(), names)
+        backend = BackendClient.from_settings(settings)
         return cls(
             user_hash_key=settings.user_hash_key,
             max_message_chars=options.max_message_chars,
             limiter=limits.Limiter(options.limits),
-            backend=BackendClient.from_settings(settings),
+            backend=backend,
+            relay=HandoffRelay.from_domain(backend, PROJECT_ROOT / "domain.yml"),
         )
 
     def __init__(
@@ -74,10 +80,13 @@ class WebChatInput(RestInput):
         limit_texts: Mapping[str, str] | None = None,
         backend: Any = None,
         feedback_book: feedback.FeedbackBook | None = None,
+        relay: HandoffRelay | None = None,
     ) -> None:
         self.user_hash_key = user_hash_key
         # Where thumbs-downs go (a BackendClient); None logs them only.
         self.backend = backend
+        # The agent queue (channels.handoff); None: every message goes to Rasa.
+        self.relay = relay
         self.feedback_book = feedback_book or feedback.FeedbackBook()
         self.max_message_chars = max_message_chars
         self.static_dir = static_dir
@@ -124,6 +133,10 @@ class WebChatInput(RestInput):
         async def rate(request: Request) -> HTTPResponse:
             return self.handle_vote(request)
 
+        @web.route("/agent", methods=["GET"])
+        async def agent(request: Request) -> HTTPResponse:
+            return await self.handle_agent_poll(request)
+
         return web
 
     async def handle_turn(
@@ -148,6 +161,18 @@ class WebChatInput(RestInput):
         if refusal is not None:
             metrics.count_turn(self.name(), "limited")
             return _json_error(refusal, request_id)
+
+        if self.relay is not None:
+            relayed = await self.relay.relay(user, inbound.text)
+            if not relayed.to_rasa:
+                metrics.count_turn(self.name(), "relayed")
+                replies = [
+                    web_protocol.BotReply(inbound.sender_id, text)
+                    for text in relayed.texts
+                ]
+                return _json(
+                    [reply.to_dict() for reply in replies], request_id=request_id
+                )
 
         self.feedback_book.note_message(user, inbound.text)
         started = time.perf_counter()
@@ -227,6 +252,39 @@ class WebChatInput(RestInput):
             extra={"vote": vote.vote, "user": user, "request_id": request_id},
         )
         return _json({"status": "ok"}, request_id=request_id)
+
+    async def handle_agent_poll(self, request: Request) -> HTTPResponse:
+        """What the agent said since the page last asked (``GET /agent``).
+
+        Query: ``sender``, ``handoff`` (the RG number the page follows, may be
+        empty) and ``after`` (the last message number it showed).
+        """
+        request_id = uuid.uuid4().hex
+        try:
+            poll = web_protocol.parse_agent_poll(request.args)
+        except InvalidRequestError as exc:
+            return _json_error(exc, request_id)
+        if self.relay is None:
+            return _json(NO_HANDOFF)
+        user = hash_user(poll.sender_id, self.user_hash_key)
+        try:
+            update = await self.relay.agent_update(user, poll.handoff_no, poll.after)
+        except BackendClientError as exc:
+            logger.warning(
+                "channels.web.agent_poll.failed",
+                extra={"code": exc.code, "user": user, "request_id": request_id},
+            )
+            error = ProcessingError()
+            return _json_error(error, request_id)
+        return _json(
+            {
+                "handoff_no": update.handoff_no,
+                "status": update.status,
+                "after": update.last_seq,
+                "replies": [{"text": text} for text in update.texts],
+            },
+            request_id=request_id,
+        )
 
     def _record_thumbs_down(self, rated: feedback.Rated) -> None:
         if self.backend is None:

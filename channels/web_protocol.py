@@ -125,6 +125,45 @@ def parse_body(
     return InboundMessage(sender_id=sender, text=_check_text(body, max_chars))
 
 
+@dataclass(frozen=True)
+class AgentPoll:
+    """A checked ``GET /agent`` query."""
+
+    sender_id: str
+    handoff_no: str | None
+    after: int
+
+
+_HANDOFF_NO = re.compile(r"RG[0-9]{14}")
+MAX_SEQ = 10**9
+
+
+def parse_agent_poll(args: Mapping[str, Any]) -> AgentPoll:
+    """Check ``sender``, ``handoff`` and ``after`` of an agent poll.
+
+    Raises:
+        InvalidRequestError: a value is missing or malformed.
+    """
+
+    def one(name: str) -> str:
+        values = args.get(name) or [""]
+        value = values[0] if isinstance(values, list) else values
+        return value if isinstance(value, str) else ""
+
+    sender = one("sender")
+    if not SENDER_PATTERN.fullmatch(sender):
+        raise InvalidRequestError(
+            errors.INVALID_SENDER, "会话标识无效，请刷新页面后重试。"
+        )
+    handoff = one("handoff")
+    after = one("after") or "0"
+    if (handoff and not _HANDOFF_NO.fullmatch(handoff)) or not (
+        after.isascii() and after.isdigit() and int(after) <= MAX_SEQ
+    ):
+        raise InvalidRequestError(errors.INVALID_BODY, "请求格式不正确。")
+    return AgentPoll(sender, handoff or None, int(after))
+
+
 def check_envelope(raw: bytes | None, content_type: str | None) -> None:
     """Refuse a body that is not JSON by its type, or too large to decode."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()

@@ -7,6 +7,7 @@ docs/channels.md; the protocol work is in ``channels.wechat_protocol``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import secrets
@@ -23,6 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.backend_client import BackendClient, BackendClientError
 from bot.privacy import hash_user
 from bot.settings import (
     CHANNEL_SECRETS,
@@ -33,6 +35,7 @@ from bot.settings import (
 )
 from channels import errors, limits, metrics
 from channels import wechat_protocol as protocol
+from channels.handoff import HandoffRelay
 from channels.wechat_api import WeChatApiClient
 from channels.wechat_delivery import DeliveryDesk, Timing
 from channels.wechat_protocol import ShapedReply, WeChatOptions, WeChatProtocolError
@@ -44,6 +47,10 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 # WeChat lets a text message run to a few thousand characters; a question
 # needs far fewer, and every character costs NLU and search time.
 MAX_MESSAGE_CHARS = 1000
+# How often agent replies are fetched for conversations a person owns, when
+# the account can push them (the customer-service API).
+AGENT_POLL_SECONDS = 3.0
+HANDOFF_STARTED = "handoff_started"  # actions.handoff's custom payload
 
 
 class WeChatInput(InputChannel):
@@ -63,9 +70,16 @@ class WeChatInput(InputChannel):
                 (the dev-only account included).
         """
         credentials = credentials or {}
-        settings = check_secrets(load_settings(), (*CHANNEL_SECRETS, *WECHAT_SECRETS))
+        # The backend token reaches the agent queue while a person owns a
+        # conversation (channels.handoff).
+        names = (*CHANNEL_SECRETS, *WECHAT_SECRETS, "ZW_BACKEND_TOKEN")
+        settings = check_secrets(load_settings(), names)
         max_chars = credentials.get("max_message_chars")
+        relay = HandoffRelay.from_domain(
+            BackendClient.from_settings(settings), PROJECT_ROOT / "domain.yml"
+        )
         return cls(
+            relay=relay,
             options=protocol.parse_options(credentials),
             user_hash_key=settings.user_hash_key,
             limiter=limits.Limiter(
@@ -85,8 +99,17 @@ class WeChatInput(InputChannel):
         limiter: limits.Limiter | None = None,
         limit_texts: Mapping[str, str] | None = None,
         max_message_chars: int = MAX_MESSAGE_CHARS,
+        relay: HandoffRelay | None = None,
+        agent_poll_seconds: float = AGENT_POLL_SECONDS,
     ) -> None:
         self.options = options
+        # The agent queue (channels.handoff); None: every message goes to Rasa.
+        self.relay = relay
+        self.agent_poll_seconds = agent_poll_seconds
+        # Conversations a person owns, by keyed hash, with the OpenID to push
+        # to. In memory: after a restart the replies come with the next message.
+        self.watched: dict[str, str] = {}
+        self._poller: asyncio.Task | None = None
         self.user_hash_key = user_hash_key
         self.timing = timing or Timing()
         self.clock = clock
@@ -131,6 +154,10 @@ class WeChatInput(InputChannel):
 
     async def close(self) -> None:
         """Finish customer-service sends under way and close the API client."""
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         if self.desk is not None:
             await self.desk.drain()
         if self.api is not None:
@@ -211,7 +238,20 @@ class WeChatInput(InputChannel):
     async def _run_turn(
         self, on_new_message: OnNewMessage, user: str, text: str
     ) -> ShapedReply:
-        """Run one turn in Rasa; WeChat's re-deliveries of it share this run."""
+        """Run one turn in Rasa; WeChat's re-deliveries of it share this run.
+
+        While a person owns the conversation the message goes to them
+        instead, and agent replies not yet given come with the answer.
+        """
+        before: tuple[str, ...] = ()
+        if self.relay is not None:
+            conversation = hash_user(user, self.user_hash_key)
+            relayed = await self.relay.relay(conversation, text, deliver_pending=True)
+            if not relayed.to_rasa:
+                metrics.count_turn(self.name(), "relayed")
+                self._watch(conversation, user)
+                return protocol.shape_turn({"text": part} for part in relayed.texts)
+            before = relayed.texts
         collector = CollectingOutputChannel()
         started = time.perf_counter()
         try:
@@ -223,7 +263,42 @@ class WeChatInput(InputChannel):
             metrics.count_turn(self.name(), "failed", time.perf_counter() - started)
             raise
         metrics.count_turn(self.name(), "handled", time.perf_counter() - started)
-        return protocol.shape_turn(collector.messages)
+        if any(_starts_handoff(message) for message in collector.messages):
+            self._watch(hash_user(user, self.user_hash_key), user)
+        earlier = [{"text": part} for part in before]
+        return protocol.shape_turn([*earlier, *collector.messages])
+
+    def _watch(self, conversation: str, user: str) -> None:
+        """Push this conversation's agent replies (customer-service API only)."""
+        if self.api is None or self.relay is None or self.desk is None:
+            return
+        self.watched[conversation] = user
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll_agents())
+
+    async def _poll_agents(self) -> None:
+        """Pass agent replies on as they come, until no conversation is watched."""
+        assert self.relay is not None and self.desk is not None
+        while self.watched:
+            await asyncio.sleep(self.agent_poll_seconds)
+            for conversation, user in list(self.watched.items()):
+                try:
+                    texts = await self.relay.undelivered(conversation)
+                    latest = await self.relay.backend.latest_handoff(conversation)
+                except BackendClientError as exc:
+                    logger.warning(
+                        "channels.wechat.agent_poll.failed", extra={"code": exc.code}
+                    )
+                    continue
+                if texts:
+                    self.desk.hand_over(user, protocol.split_text("\n\n".join(texts)))
+                if latest is None or latest.status == "closed":
+                    self.watched.pop(conversation, None)
+
+
+def _starts_handoff(message: Mapping[str, Any]) -> bool:
+    custom = message.get("custom")
+    return isinstance(custom, Mapping) and HANDOFF_STARTED in custom
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -138,7 +138,7 @@ class DeliveryDesk:
         """Earlier undelivered answers first, then ``parts``; overflow stays."""
         waiting = self.outbox.pop(user, [])
         reply, rest = join_parts([*waiting, *parts])
-        self._hand_over(user, rest)
+        self.hand_over(user, rest)
         return reply or None
 
     async def _late(
@@ -168,7 +168,7 @@ class DeliveryDesk:
         turn.claimed_by = turn.handed_off
         shaped = self._result(turn)
         self._remember_choices(user, shaped.choices)
-        self._hand_over(user, shaped.parts)
+        self.hand_over(user, shaped.parts)
 
     def _remember_choices(self, user: str, choices: tuple[str, ...]) -> None:
         # The latest answer's buttons only; a digit after an answer without
@@ -179,7 +179,8 @@ class DeliveryDesk:
         else:
             self.choices.pop(user, None)
 
-    def _hand_over(self, user: str, parts: tuple[str, ...]) -> None:
+    def hand_over(self, user: str, parts: tuple[str, ...]) -> None:
+        """Send ``parts`` now (customer-service API) or with the next reply."""
         if not parts:
             return
         if self.send_text is None:

@@ -10,6 +10,9 @@
   "use strict";
 
   var SENDER_KEY = "zw.chat.sender";
+  var AGENT_KEY = "zw.chat.agent";
+  var AGENT_POLL_MS = 3000;
+  var HANDOFF_PATTERN = /^RG[0-9]{14}$/;
   var SENDER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
   var REQUEST_TIMEOUT_MS = 60000;
   // Stops at whitespace, quotes, angle brackets and CJK text or punctuation,
@@ -45,8 +48,13 @@
   var sendButton = document.getElementById("send");
   var webhookUrl = new URL("webhook", document.baseURI).href;
   var feedbackUrl = new URL("feedback", document.baseURI).href;
+  var agentUrl = new URL("agent", document.baseURI).href;
   var senderId = loadSenderId();
   var pending = false;
+  // The agent queue's handoff this page shows, and the last message shown.
+  var agent = loadAgentCursor();
+  var agentTimer = null;
+  var agentPolling = false;
 
   function newSenderId() {
     var bytes = new Uint8Array(16);
@@ -71,6 +79,73 @@
     } catch (err) {
       // Storage is off (private mode or policy): one id for this page load.
       return newSenderId();
+    }
+  }
+
+  function loadAgentCursor() {
+    try {
+      var stored = JSON.parse(window.localStorage.getItem(AGENT_KEY) || "null");
+      if (stored && HANDOFF_PATTERN.test(stored.handoff) && Number.isInteger(stored.after)) {
+        return stored;
+      }
+    } catch (err) {
+      // Unreadable or no storage: start from nothing.
+    }
+    return { handoff: "", after: 0 };
+  }
+
+  function saveAgentCursor() {
+    try {
+      window.localStorage.setItem(AGENT_KEY, JSON.stringify(agent));
+    } catch (err) {
+      // Storage is off: the cursor lives as long as the page.
+    }
+  }
+
+  // While a person owns the conversation (转人工), their replies are fetched
+  // here; the webhook only carries the assistant's. Polls run while the
+  // handoff is open, and after each message sent once one is known.
+  async function pollAgent() {
+    if (agentPolling) {
+      return;
+    }
+    agentPolling = true;
+    window.clearTimeout(agentTimer);
+    agentTimer = null;
+    var open = false;
+    try {
+      var url = new URL(agentUrl);
+      url.searchParams.set("sender", senderId);
+      url.searchParams.set("handoff", agent.handoff);
+      url.searchParams.set("after", String(agent.after));
+      var response = await window.fetch(url.href, { cache: "no-store" });
+      var body = await response.json().catch(function () {
+        return null;
+      });
+      if (response.ok && body && typeof body === "object") {
+        if (Array.isArray(body.replies) && body.replies.length) {
+          body.replies.forEach(renderReply);
+          scrollToEnd();
+        }
+        open = body.status === "waiting" || body.status === "active";
+        if (open && typeof body.handoff_no === "string" && HANDOFF_PATTERN.test(body.handoff_no)) {
+          agent = { handoff: body.handoff_no, after: Number.isInteger(body.after) ? body.after : 0 };
+        } else if (!open) {
+          // Closed (or never there): everything it said has been shown.
+          agent = { handoff: "", after: 0 };
+        }
+        saveAgentCursor();
+      } else {
+        // The queue is unreachable for now: try again later.
+        open = agent.handoff !== "";
+      }
+    } catch (err) {
+      open = agent.handoff !== "";
+    } finally {
+      agentPolling = false;
+    }
+    if (open) {
+      agentTimer = window.setTimeout(pollAgent, AGENT_POLL_MS);
     }
   }
 
@@ -258,6 +333,14 @@
     }
   }
 
+  // The assistant's custom payload when it put the conversation in the
+  // agent queue (actions/handoff.py): {"handoff_started": "RG…"}.
+  function handoffStarted(reply) {
+    var custom = reply && typeof reply === "object" ? reply.custom : null;
+    var number = custom && typeof custom === "object" ? custom.handoff_started : null;
+    return typeof number === "string" && HANDOFF_PATTERN.test(number) ? number : "";
+  }
+
   function renderReply(reply) {
     if (!reply || typeof reply !== "object") {
       return;
@@ -341,6 +424,14 @@
     try {
       var replies = await postMessage(text);
       replies.forEach(renderReply);
+      var started = replies.map(handoffStarted).filter(Boolean).pop();
+      if (started && started !== agent.handoff) {
+        agent = { handoff: started, after: 0 };
+        saveAgentCursor();
+      }
+      if (agent.handoff) {
+        pollAgent();
+      }
       return true;
     } catch (err) {
       var status = document.createElement("span");
@@ -377,4 +468,7 @@
 
   // TODO(#4): show the earlier turns after a reload (the tracker keeps them).
   setPending(false);
+  if (agent.handoff) {
+    pollAgent();
+  }
 })();

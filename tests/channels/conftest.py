@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from channels.web_assets import PAGE_NAME, load_assets
+from channels.wechat_fake_api import FakeWeChatApi
 from tests.channels.browser import PHONE, launch_chromium
 
 ORIGIN = "http://127.0.0.1:18999"
@@ -33,6 +34,10 @@ class ScriptedWebhook:
     script: list = field(default_factory=list)
     bodies: list[dict] = field(default_factory=list)
     held: list = field(default_factory=list)
+    # Answers to the page's agent polls (``GET /agent``), in order, and the
+    # query strings the page sent.
+    agent_script: list[dict] = field(default_factory=list)
+    polls: list[dict[str, str]] = field(default_factory=list)
 
     def reply(self, *messages: dict, status: int = 200) -> None:
         self.script.append((status, list(messages)))
@@ -51,6 +56,14 @@ class ScriptedWebhook:
             else:
                 fulfil_json(route, status, body)
 
+    def poll(self, route) -> None:
+        query = parse_qs(urlsplit(route.request.url).query, keep_blank_values=True)
+        self.polls.append({key: values[0] for key, values in query.items()})
+        nothing = {"handoff_no": None, "status": None, "after": 0, "replies": []}
+        fulfil_json(
+            route, 200, self.agent_script.pop(0) if self.agent_script else nothing
+        )
+
 
 def fulfil_json(route, status: int, body: object) -> None:
     route.fulfill(
@@ -58,6 +71,15 @@ def fulfil_json(route, status: int, body: object) -> None:
         content_type="application/json; charset=utf-8",
         body=json.dumps(body, ensure_ascii=False),
     )
+
+
+@pytest.fixture
+async def fake_api():
+    """WeChat's token and customer-service routes on a local port."""
+    api = FakeWeChatApi("wxdev000000000000", "dev-wechat-app-secret")
+    await api.start()
+    yield api
+    await api.stop()
 
 
 @dataclass
@@ -91,6 +113,9 @@ def _serve(route, assets, webhook) -> None:
     path = urlsplit(route.request.url).path
     if path in ("/webhooks/web/webhook", "/webhooks/web/feedback"):
         webhook(route)
+        return
+    if path == "/webhooks/web/agent":
+        webhook.poll(route)
         return
     name = PAGE_NAME if path == "/webhooks/web/" else path.rsplit("/", 1)[-1]
     asset = assets.get(name)

@@ -338,3 +338,72 @@ def test_replies_without_a_valid_feedback_id_get_no_thumbs(chat):
     chat.wait_idle()
 
     assert chat.page.locator(".feedback").count() == 0
+
+
+HANDOFF_NO = "RG20261204000001"
+WELCOME = re.compile("政务智能助手")
+
+
+def agent_update(status: str, after: int, *texts: str) -> dict:
+    replies = [{"text": text} for text in texts]
+    return {
+        "handoff_no": HANDOFF_NO,
+        "status": status,
+        "after": after,
+        "replies": replies,
+    }
+
+
+def test_no_agent_polls_without_a_handoff(chat):
+    chat.webhook.reply(bot("您好"))
+    chat.ask("你好")
+    chat.wait_idle()
+
+    expect(chat.bot_bubbles().last).to_have_text("您好")
+    assert chat.webhook.polls == []
+
+
+def test_agent_replies_are_polled_shown_once_and_survive_a_reload(chat):
+    chat.webhook.reply(
+        bot("已为您转接人工客服，您目前排在第1位。"),
+        {"recipient_id": "x", "custom": {"handoff_started": HANDOFF_NO}},
+    )
+    chat.webhook.agent_script += [
+        agent_update("active", 2, "人工客服已接入。", "【人工客服】您好，请讲。"),
+        agent_update("active", 2),
+    ]
+    chat.ask("转人工")
+
+    expect(chat.bot_bubbles()).to_have_text(
+        [
+            WELCOME,
+            "已为您转接人工客服，您目前排在第1位。",
+            "人工客服已接入。",
+            "【人工客服】您好，请讲。",
+        ]
+    )
+    sender = chat.webhook.bodies[0]["sender"]
+    assert chat.webhook.polls[0] == {
+        "sender": sender,
+        "handoff": HANDOFF_NO,
+        "after": "0",
+    }
+
+    # A reload starts polling again where the page left off: nothing repeats.
+    chat.webhook.agent_script.clear()
+    chat.webhook.agent_script.append(agent_update("closed", 3, "本次人工服务已结束。"))
+    polls_before = len(chat.webhook.polls)
+    chat.page.reload()
+    expect(chat.bot_bubbles()).to_have_text([WELCOME, "本次人工服务已结束。"])
+    assert chat.webhook.polls[polls_before] == {
+        "sender": sender,
+        "handoff": HANDOFF_NO,
+        "after": "2",
+    }
+
+    # Closed: the next message sends no poll.
+    chat.webhook.reply(bot("您好"))
+    chat.ask("你好")
+    chat.wait_idle()
+    expect(chat.bot_bubbles().last).to_have_text("您好")
+    assert len(chat.webhook.polls) == polls_before + 1

@@ -105,7 +105,7 @@ def test_dialogue_counts_known_intents_other_names_and_handoffs():
     metrics.count_dialogue(
         [
             UserUttered("转人工", intent={"name": "request_agent"}),
-            ActionExecuted("utter_handoff_to_agent"),
+            ActionExecuted("action_request_agent"),
             BotUttered("请拨打12345"),
             UserUttered("/made_up", intent={"name": "made_up"}),
             ActionExecuted("action_listen"),

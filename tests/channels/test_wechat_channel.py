@@ -21,7 +21,6 @@ from channels.metrics import REGISTRY
 from channels.wechat import WeChatInput
 from channels.wechat_api import WeChatApiClient, WeChatApiError
 from channels.wechat_delivery import Timing
-from channels.wechat_fake_api import FakeWeChatApi
 from channels.wechat_protocol import CHANNEL_TEXTS
 from channels.wechat_sim import (
     ACCOUNT,
@@ -82,14 +81,6 @@ def _answer(text: str) -> str:
 @pytest.fixture
 def rasa() -> FakeRasa:
     return FakeRasa()
-
-
-@pytest.fixture
-async def fake_api():
-    api = FakeWeChatApi("wxdev000000000000", "dev-wechat-app-secret")
-    await api.start()
-    yield api
-    await api.stop()
 
 
 async def _simulator(

@@ -65,6 +65,9 @@ class BotReply:
     text: str = ""
     buttons: tuple[Button, ...] = field(default_factory=tuple)
     feedback_id: str = ""
+    # Set on the reply that put the conversation in the agent queue: the
+    # page then polls the agent's replies (channels.web, GET /agent).
+    handoff_no: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The REST channel's shape, with only the keys the page uses."""
@@ -76,6 +79,8 @@ class BotReply:
             ]
         if self.feedback_id:
             body["feedback_id"] = self.feedback_id
+        if self.handoff_no:
+            body["handoff_no"] = self.handoff_no
         return body
 
 
@@ -135,6 +140,7 @@ class AgentPoll:
 
 
 _HANDOFF_NO = re.compile(r"RG[0-9]{14}")
+HANDOFF_STARTED = "handoff_started"  # actions.handoff's custom payload
 MAX_SEQ = 10**9
 
 
@@ -236,16 +242,21 @@ def shape_replies(
     neither. Malformed buttons are skipped rather than failing the turn.
     With ``issue_feedback``, an answer's ``kb_feedback`` payload (which Rasa
     sends as a message of its own, right after the text) gives the reply
-    before it the feedback id that ``issue_feedback`` returns.
+    before it the feedback id that ``issue_feedback`` returns. Likewise the
+    ``handoff_started`` payload (actions.handoff) gives the reply before it
+    the handoff's number.
     """
     replies: list[BotReply] = []
     for message in messages:
         custom = message.get("custom")
-        if issue_feedback and replies and isinstance(custom, Mapping):
+        if replies and isinstance(custom, Mapping):
             payload = custom.get(FEEDBACK_KEY)
-            if isinstance(payload, Mapping):
+            if issue_feedback and isinstance(payload, Mapping):
                 feedback_id = issue_feedback(payload) or ""
                 replies[-1] = replace(replies[-1], feedback_id=feedback_id)
+            handoff_no = custom.get(HANDOFF_STARTED)
+            if isinstance(handoff_no, str) and _HANDOFF_NO.fullmatch(handoff_no):
+                replies[-1] = replace(replies[-1], handoff_no=handoff_no)
         text = message.get("text")
         text = text if isinstance(text, str) else ""
         buttons = tuple(_shape_buttons(message.get("buttons")))

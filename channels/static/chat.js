@@ -333,11 +333,10 @@
     }
   }
 
-  // The assistant's custom payload when it put the conversation in the
-  // agent queue (actions/handoff.py): {"handoff_started": "RG…"}.
+  // The reply that put the conversation in the agent queue carries the
+  // handoff's number (channels/web_protocol.py).
   function handoffStarted(reply) {
-    var custom = reply && typeof reply === "object" ? reply.custom : null;
-    var number = custom && typeof custom === "object" ? custom.handoff_started : null;
+    var number = reply && typeof reply === "object" ? reply.handoff_no : null;
     return typeof number === "string" && HANDOFF_PATTERN.test(number) ? number : "";
   }
 

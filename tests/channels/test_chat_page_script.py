@@ -365,8 +365,7 @@ def test_no_agent_polls_without_a_handoff(chat):
 
 def test_agent_replies_are_polled_shown_once_and_survive_a_reload(chat):
     chat.webhook.reply(
-        bot("已为您转接人工客服，您目前排在第1位。"),
-        {"recipient_id": "x", "custom": {"handoff_started": HANDOFF_NO}},
+        bot("已为您转接人工客服，您目前排在第1位。", handoff_no=HANDOFF_NO),
     )
     chat.webhook.agent_script += [
         agent_update("active", 2, "人工客服已接入。", "【人工客服】您好，请讲。"),

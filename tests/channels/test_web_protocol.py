@@ -206,6 +206,22 @@ def test_shape_replies_keeps_text_and_buttons_and_drops_images():
 
 
 @pytest.mark.parametrize(
+    ("number", "shown"),
+    [("RG20261204000001", "RG20261204000001"), ("RG1<b>", ""), (12, "")],
+)
+def test_the_reply_that_queued_a_handoff_carries_its_number(number, shown):
+    collected = [
+        {"recipient_id": "web-1", "text": "已为您转接人工客服"},
+        {"recipient_id": "web-1", "custom": {"handoff_started": number}},
+    ]
+
+    [reply] = shape_replies(collected)
+
+    assert reply.handoff_no == shown
+    assert ("handoff_no" in reply.to_dict()) == bool(shown)
+
+
+@pytest.mark.parametrize(
     "buttons",
     [
         "not a list",

@@ -5,7 +5,7 @@ reads a complaint or a suggestion, the citizen is offered a ticket. The
 ticket form asks what, where, when (complaints only) and whether the
 citizen may be contacted, shows the ticket for confirmation, and files it
 once (the key is the conversation and the form instance). The words of
-every reply are in domain.yml (docs/dialogue.md, "Tickets").
+every reply are in domain.yml (docs/triage.md, "What a citizen sees").
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Choosing the score scale and the outcome thresholds from labelled queries.
 
-Two steps, both per embedding model (docs/knowledge-base.md, "Calibration"):
+Two steps, both per embedding model (docs/knowledge-base.md, "Outcomes and
+calibration"):
 
 1. the cosine scale: ``dense_floor`` is the median cosine between a query
    and the documents (an unrelated pair); the ceiling stays 1.0 (the same

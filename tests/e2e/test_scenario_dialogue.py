@@ -83,8 +83,11 @@ def test_three_unreadable_answers_bring_an_example_and_the_offer_of_help(
         assert ("转人工" in reply) is (attempt == 2)
     assert "举个例子" in reply and reply.rstrip().endswith("（例如：120平）")
 
+    # The offered 转人工 queues the conversation (docs/handoff.md); ending
+    # it brings back the form where it was.
     reply = conversation.say("/request_agent")
-    assert "12345" in reply and ASK_AREA in reply
+    assert "人工客服" in reply and ASK_AREA in reply
+    assert "结束人工服务" in conversation.say("结束人工")
     reply = conversation.say("120平")
     assert ASK_ENTERTAINMENT in reply
 

@@ -491,6 +491,41 @@ class BackendClient:
             "POST", "/v1/review-records", "/v1/review-records", json=record.to_json()
         )
 
+    async def assist_event(
+        self,
+        agent_token: str,
+        event: str,
+        call_id: str | None,
+        turns: int,
+        unmasked: bool,
+    ) -> AssistGrant:
+        """Audit one hotline-assist request under the agent's own token.
+
+        Sent once. An unknown agent token comes back as BackendUnavailable
+        with code ``backend_unauthorized`` (401) and a known token the route does not
+        take as BackendRejected ``forbidden`` (403).
+
+        Raises:
+            BackendRejected: ``forbidden`` or ``invalid_request``.
+            BackendUnavailable: ``backend_unauthorized``, or no usable answer.
+        """
+        body = {
+            "event": event,
+            "call_id": call_id,
+            "turns": turns,
+            "unmasked": unmasked,
+        }
+        answer = await self._call(
+            "POST",
+            "/v1/assist/events",
+            "/v1/assist/events",
+            json=body,
+            headers={"Authorization": f"Bearer {agent_token}"},
+        )
+        return answer.parse(
+            lambda body: AssistGrant(str(body["agent"]), bool(body["unmasked"]))
+        )
+
     async def start_handoff(
         self, request: HandoffRequest, idempotency_key: str
     ) -> HandoffReceipt:
@@ -702,6 +737,14 @@ class BackendClient:
         )
         _raise_for_status(status, body, request_id)
         return _Answer(status, body, request_id)
+
+
+@dataclass(frozen=True)
+class AssistGrant:
+    """The backend's answer to an audited assist request (backend.assist)."""
+
+    agent: str
+    unmasked: bool
 
 
 @dataclass(frozen=True)

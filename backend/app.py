@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend import (
+    assist,
     consents,
     handoff_store,
     handoffs,
@@ -66,6 +67,7 @@ MAX_BODY_BYTES = 64 * 1024
 ENGINE = web.AppKey("engine", Engine)
 OPENAPI = web.AppKey("openapi", bytes)
 SERVICE_HOURS = web.AppKey("service_hours", service_hours.ServiceHours)
+UNMASKED_AGENTS = web.AppKey("unmasked_agents", frozenset)
 
 T = TypeVar("T")
 
@@ -508,7 +510,33 @@ def create_app(settings: Settings, engine: Engine) -> web.Application:
     app.router.add_post("/v1/review-records", create_review_record)
     app.router.add_get("/v1/review-records", list_review_records)
     _add_handoff_routes(app)
+    # An agent's token only: the assist channel passes it on (backend.assist).
+    app.router.add_post("/v1/assist/events", create_assist_event)
+    app[UNMASKED_AGENTS] = settings.unmasked_agents
     return app
+
+
+async def create_assist_event(request: web.Request) -> web.Response:
+    event = assist.parse_event(parse_json_object(await request.read()))
+
+    work = partial(
+        assist.record_event,
+        event=event,
+        caller=_caller(request),
+        unmasked_agents=request.app[UNMASKED_AGENTS],
+    )
+    grant = await in_session(request.app, work)
+
+    logger.info(
+        "backend.assist.audited",
+        extra={
+            "event": event.event,
+            "turns": event.turns,
+            "unmasked": grant.unmasked,
+            "request_id": request[REQUEST_ID],
+        },
+    )
+    return json_response(grant.to_json(), status=201)
 
 
 def _add_handoff_routes(app: web.Application) -> None:

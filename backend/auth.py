@@ -39,6 +39,9 @@ AGENT_ROUTES = frozenset(
         ("GET", "/v1/handoffs/{handoff_no}/messages"),
         ("POST", "/v1/handoffs/{handoff_no}/messages"),
         ("POST", "/v1/handoffs/{handoff_no}/close"),
+        # Hotline assist: the Rasa server's assist channel passes the
+        # agent's own token on (backend.assist).
+        ("POST", "/v1/assist/events"),
     }
 )
 # The agent routes the action server may call too: reading a handoff, its

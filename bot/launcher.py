@@ -157,6 +157,7 @@ def _specs(settings: Settings) -> list[ProcessSpec]:
             env={
                 "ZW_OPERATOR_TOKEN": settings.operator_token,
                 "ZW_AGENT_TOKENS": format_agent_tokens(settings.agent_tokens),
+                "ZW_ASSIST_UNMASKED_AGENTS": ",".join(sorted(settings.unmasked_agents)),
             },
         ),
         ProcessSpec(

@@ -74,6 +74,9 @@ class Settings:
         default=DEV_AGENT_TOKENS, repr=False
     )
     agent_token: str = field(default=DEV_AGENT_TOKEN, repr=False)
+    # Agents whose assist suggestions may show personal data unmasked
+    # (ZW_ASSIST_UNMASKED_AGENTS, names from ZW_AGENT_TOKENS); none by default.
+    unmasked_agents: frozenset[str] = frozenset()
     # When agents staff the queue; parsed by backend.service_hours.
     service_hours: str = "1-5 09:00-18:00"
     # The ZW_WECHAT_* values credentials.yml expands (channels.wechat).
@@ -137,6 +140,27 @@ def _env_agent_tokens(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _env_unmasked_agents(
+    env: dict[str, str], agents: tuple[tuple[str, str], ...]
+) -> frozenset[str]:
+    """``ZW_ASSIST_UNMASKED_AGENTS``: comma-separated names of known agents."""
+    names = frozenset(
+        filter(
+            None,
+            (
+                part.strip()
+                for part in env.get("ZW_ASSIST_UNMASKED_AGENTS", "").split(",")
+            ),
+        )
+    )
+    unknown = sorted(names - {name for name, _ in agents})
+    if unknown:
+        raise ValueError(
+            f"ZW_ASSIST_UNMASKED_AGENTS names agents not in ZW_AGENT_TOKENS: {unknown}"
+        )
+    return names
+
+
 def format_agent_tokens(pairs: tuple[tuple[str, str], ...]) -> str:
     """The ``ZW_AGENT_TOKENS`` value for ``pairs`` (the launcher passes it on)."""
     return ",".join(f"{name}:{token}" for name, token in pairs)
@@ -153,6 +177,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     kb_port = _env_int(env, "ZW_KB_PORT", 5060)
     backend_port = _env_int(env, "ZW_BACKEND_PORT", 5070)
     build_dir = Path(env.get("ZW_BUILD_DIR", PROJECT_ROOT / "build"))
+    agent_tokens = _env_agent_tokens(env)
     return Settings(
         host=host,
         rasa_port=_env_int(env, "ZW_RASA_PORT", 5005),
@@ -176,7 +201,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         kb_token=env.get("ZW_KB_TOKEN", DEV_KB_TOKEN),
         action_token=env.get("ZW_ACTION_TOKEN", DEV_ACTION_TOKEN),
         metrics_token=env.get("ZW_METRICS_TOKEN", DEV_METRICS_TOKEN),
-        agent_tokens=_env_agent_tokens(env),
+        agent_tokens=agent_tokens,
+        unmasked_agents=_env_unmasked_agents(env, agent_tokens),
         agent_token=env.get("ZW_AGENT_TOKEN", DEV_AGENT_TOKEN),
         service_hours=env.get("ZW_SERVICE_HOURS", "1-5 09:00-18:00"),
         wechat={name: env.get(name, value) for name, value in DEV_WECHAT.items()},

@@ -165,6 +165,14 @@ def test_agent_tokens_are_name_token_pairs_with_a_dev_default():
     assert load_settings({"ZW_AGENT_TOKENS": ""}).agent_tokens == ()
 
 
+def test_unmasked_assist_agents_are_known_agents_and_none_by_default():
+    assert load_settings({}).unmasked_agents == frozenset()
+    env = {"ZW_AGENT_TOKENS": "li:t1,wang:t2", "ZW_ASSIST_UNMASKED_AGENTS": " li ,"}
+    assert load_settings(env).unmasked_agents == frozenset({"li"})
+    with pytest.raises(ValueError, match=r"not in ZW_AGENT_TOKENS: \['zhao'\]"):
+        load_settings({**env, "ZW_ASSIST_UNMASKED_AGENTS": "li,zhao"})
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

@@ -220,6 +220,28 @@ def find_personal_data(text: str) -> list[Finding]:
     return findings
 
 
+def personal_values(text: str) -> list[tuple[str, str, bool | None]]:
+    """``(kind, value as written, checked)`` for each piece of personal data.
+
+    The same finds as :func:`find_personal_data`, with the text of each (an
+    agent who may see it gets it; everyone else gets :func:`redact`'s mask).
+    """
+    values: list[tuple[str, str, bool | None]] = []
+    for finding, value in zip(
+        find_personal_data(text), _found_texts(text), strict=True
+    ):
+        values.append((finding.kind, value, finding.checked))
+    return values
+
+
+def _found_texts(text: str) -> list[str]:
+    found = []
+    for _kind, placeholder, pattern, keep in _DETECTORS:
+        found += [match.group() for match in pattern.finditer(text) if keep(match)]
+        text = _mask_pass(text, placeholder, pattern, keep)
+    return found
+
+
 def redact_value(value: Any) -> Any:
     """``value`` with :func:`redact` applied to every string inside it
     (dict values, list items); other types come back unchanged."""

@@ -68,7 +68,18 @@ class Asset:
         }
 
 
-def load_assets(static_dir: Path = STATIC_DIR) -> dict[str, Asset]:
+# The hotline agent console (channels.assist), under the same headers.
+CONSOLE_NAME = "assist.html"
+CONSOLE_TYPES = {
+    CONSOLE_NAME: "text/html; charset=utf-8",
+    "assist.css": "text/css; charset=utf-8",
+    "assist.js": "text/javascript; charset=utf-8",
+}
+
+
+def load_assets(
+    static_dir: Path = STATIC_DIR, types: dict[str, str] = ASSET_TYPES
+) -> dict[str, Asset]:
     """Read every file of the page.
 
     Raises:
@@ -76,7 +87,7 @@ def load_assets(static_dir: Path = STATIC_DIR) -> dict[str, Asset]:
             refuses to start rather than serve a broken page.
     """
     assets = {}
-    for name, content_type in ASSET_TYPES.items():
+    for name, content_type in types.items():
         path = static_dir / name
         try:
             body = path.read_bytes()

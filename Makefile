@@ -18,7 +18,7 @@ KB_CODE     := $(shell find knowledge_base -name '*.py' -not -path '*/embedder/*
 RASA_INPUTS := config.yml domain.yml $(shell find training_data -type f 2>/dev/null) \
                $(shell find knowledge_base/data/dict -type f 2>/dev/null)
 
-.PHONY: setup venv browser embedder index triage train run test test-fast validate eval bench bench-kb bench-triage bench-flood faults lint format clean
+.PHONY: setup venv browser embedder index triage train run test test-fast validate eval bench bench-kb bench-triage bench-flood bench-assist faults lint format clean
 
 setup: venv browser embedder index triage train  ## everything a fresh machine needs
 	@echo "setup: done. Start the assistant with: make run"
@@ -99,6 +99,9 @@ bench-kb: $(VENV)/.ready  ## KB quality vs single legs, field detection, speed a
 
 bench-triage: $(VENV)/.ready  ## triage precision/recall on the held-out split, routing, speed (~1 min)
 	$(PY) -m benchmarks --only triage
+
+bench-assist: $(VENV)/.ready  ## hotline assist suggest latency, 2 and 10 turns, 1 and 4 agents (~2 min)
+	$(PY) -m benchmarks --only assist
 
 bench-flood: $(VENV)/.ready  ## other citizens' latency with and without a flood, limits on/off (~1 min)
 	$(PY) -m benchmarks --only flood

@@ -1,9 +1,9 @@
 """`python -m benchmarks [--only SECTION]`: Markdown tables of the named sections.
 
-Sections: retrieval, quality, turns, kb, flood, triage. Without ``--only`` it
-runs the default ones; ``kb`` (several minutes, `make bench-kb`), ``flood``
-(about a minute, `make bench-flood`) and ``triage`` (`make bench-triage`) run
-only when asked for.
+Sections: retrieval, quality, turns, kb, flood, triage, assist. Without
+``--only`` it runs the default ones; ``kb`` (several minutes, `make
+bench-kb`), ``flood`` (about a minute, `make bench-flood`), ``triage`` (`make
+bench-triage`) and ``assist`` (`make bench-assist`) run only when asked for.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from bot.logs import configure_logging
 
 SECTIONS = ("retrieval", "quality", "turns")
-ON_REQUEST = ("kb", "flood", "triage")
+ON_REQUEST = ("kb", "flood", "triage", "assist")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for table in triage_tables():
             print(table, flush=True)
+    if "assist" in chosen:
+        from benchmarks.assist import assist_table
+
+        print(assist_table(), flush=True)
     if "flood" in chosen:
         from benchmarks.flood import flood_table
 

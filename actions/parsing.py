@@ -51,8 +51,11 @@ _SQUARE_METRE = re.compile(r"m\^?[2²]", re.IGNORECASE)
 _UNKNOWN = re.compile(r"不知道|不清楚|不确定|不好说|说不准|没想好|还没定")
 _A_NOT_A = re.compile(r"(.)[不没]\1")
 _QUESTION = re.compile(
-    r"[吗嘛呢？?]|什么|干嘛|为什么|为啥|怎么|怎样|哪|多久|多长时间|多少|几|啥|咋|如何"
+    r"[吗嘛？?]|什么|干嘛|为什么|为啥|怎么|怎样|哪|多久|多长时间|多少|几|啥|咋|如何"
 )
+# 呢 asks ("那营业执照呢"), except closing a "not yet" ("还没办呢", "没有呢").
+_NE = re.compile(r"呢")
+_NOT_YET_NE = re.compile(r"[没不未][^，,。！!]{0,4}呢[。！!~～…]*$")
 # "我说错了，面积应该是两百平": a correction of an earlier answer, not a yes/no.
 _CORRECTION = re.compile(r"说错|不对|应该是|改成|改为|更正")
 # "3百平": Arabic digits with a Chinese scale.
@@ -236,7 +239,10 @@ def mentions_area_unit(text: str) -> bool:
 
 def looks_like_question(text: str) -> bool:
     """Whether ``text`` asks something back (吗, 什么, 怎么, 哪, ？ …)."""
-    return bool(_QUESTION.search(text or ""))
+    text = text or ""
+    if _QUESTION.search(text):
+        return True
+    return bool(_NE.search(text)) and not _NOT_YET_NE.search(text)
 
 
 def parse_yes_no(text: str) -> bool | None:
@@ -246,8 +252,8 @@ def parse_yes_no(text: str) -> bool | None:
     ``这是干嘛的``) and for text with neither a yes nor a no word.
     """
     text = text.strip().lower()
-    checks = (_UNKNOWN, _A_NOT_A, _QUESTION, _CORRECTION)
-    if not text or any(p.search(text) for p in checks):
+    checks = (_UNKNOWN, _A_NOT_A, _CORRECTION)
+    if not text or looks_like_question(text) or any(p.search(text) for p in checks):
         return None
     if _YES_DESPITE_NO.search(text):
         return True

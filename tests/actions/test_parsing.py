@@ -95,6 +95,13 @@ def test_parse_area_refuses_what_is_not_an_area(text):
         ("不卖", False),
         ("不要", False),
         ("还没办", False),
+        # Found by a tester: a closing 呢 after a "not yet" is no question.
+        ("还没办呢", False),
+        ("没有呢", False),
+        ("还没呢！", False),
+        ("营业执照呢", None),
+        ("那烟草证呢？", None),
+        ("有呢", None),
         ("不同意", False),
         ("无", False),
         ("有没有", None),

@@ -219,3 +219,13 @@ def test_a_long_reply_answers_yes_or_no_only_when_it_is_about_the_question(
     restaurant, slot, text, expected
 ):
     assert parse_answer(restaurant.question(slot), text, None) is expected
+
+
+@pytest.mark.parametrize("text", ["暂时不用", "先不用了", "不用"])
+def test_a_bare_no_names_no_other_question(scenarios, text):
+    """Found by a tester: 暂时不用 at the 公积金 question was read as an answer
+    to 招用员工 (they share 用), so the question was asked again."""
+    company = scenarios["company_opening"]
+    asked = "opens_housing_fund"
+    assert extract_answers(company, text, skip={asked}).answers == {}
+    assert parse_answer(company.question(asked), text, "deny") is False

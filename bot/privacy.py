@@ -183,6 +183,22 @@ def _mask_pass(
     return pattern.sub(replace, text)
 
 
+# Full-width digits, letters, + and - (as a Chinese IME types them: １３０…)
+# are folded to ASCII before searching, and invisible characters (zero-width
+# space and joiners, direction marks, BOM) dropped, so neither hides a
+# number. Chinese punctuation (，：（）) stays as typed.
+_FULL_WIDTH = "０１２３４５６７８９＋－" + "".join(
+    chr(code) for code in (*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
+)
+_HALF_WIDTH = {ord(char): ord(char) - 0xFEE0 for char in _FULL_WIDTH}
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def normalize(text: str) -> str:
+    """``text`` as the detectors read it: ASCII width, no invisible characters."""
+    return _INVISIBLE.sub("", text.translate(_HALF_WIDTH))
+
+
 def redact(text: str, keep_kinds: frozenset[str] = frozenset()) -> str:
     """Return ``text`` with every kind of personal data replaced by a label
     such as ``[手机号]`` or ``[地址]``; public service numbers stay.
@@ -190,7 +206,11 @@ def redact(text: str, keep_kinds: frozenset[str] = frozenset()) -> str:
     Args:
         keep_kinds: kinds left as they are where the text is meant to hold
             them (``{"address"}`` for the place a 12345 ticket is about).
+
+    The text comes back :func:`normalize`-d (full-width letters and digits as
+    ASCII, invisible characters gone), whether anything was masked or not.
     """
+    text = normalize(text)
     for kind, placeholder, pattern, keep in _DETECTORS:
         if kind not in keep_kinds:
             text = _mask_pass(text, placeholder, pattern, keep)
@@ -202,8 +222,10 @@ def find_personal_data(text: str) -> list[Finding]:
 
     Each pass searches the text left by the passes before it (with earlier
     finds masked), so one number is never reported twice; offsets of later
-    kinds therefore refer to that partly masked text.
+    kinds therefore refer to that partly masked text; all offsets refer to
+    :func:`normalize`-d text.
     """
+    text = normalize(text)
     findings: list[Finding] = []
     for kind, placeholder, pattern, keep in _DETECTORS:
         for match in pattern.finditer(text):
@@ -235,6 +257,7 @@ def personal_values(text: str) -> list[tuple[str, str, bool | None]]:
 
 
 def _found_texts(text: str) -> list[str]:
+    text = normalize(text)
     found = []
     for _kind, placeholder, pattern, keep in _DETECTORS:
         found += [match.group() for match in pattern.finditer(text) if keep(match)]

@@ -228,3 +228,33 @@ def test_redact_can_leave_one_kind_where_the_text_is_meant_to_hold_it():
 
     assert redact(text) == "[地址] 电话[手机号]"
     assert redact(text, frozenset({"address"})) == "幸福路12号 电话[手机号]"
+
+
+def wide(digits: str) -> str:
+    """``digits`` as a Chinese IME types them in full width."""
+    return "".join(chr(ord(digit) + 0xFEE0) for digit in digits)
+
+
+WIDE_PHONE = wide("13000000001")
+WIDE_ID = wide("990101198503120117")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Found by a tester: an IME's full-width digits hid a phone number.
+        (f"手机{WIDE_PHONE}，要多久", "手机[手机号]，要多久"),
+        (f"身份证{WIDE_ID}", "身份证[身份证号]"),
+        # Zero-width characters inside a number hid it too.
+        ("990101\u200b198503120117 和 1300000\u200b0001", "[身份证号] 和 [手机号]"),
+        # Chinese punctuation stays as typed.
+        ("请问：（一）怎么办？", "请问：（一）怎么办？"),
+    ],
+)
+def test_width_and_invisible_characters_hide_nothing(text, expected):
+    assert redact(text) == expected
+
+
+def test_a_full_width_id_number_is_checked_as_typed():
+    [finding] = find_personal_data(WIDE_ID)
+    assert (finding.kind, finding.checked) == ("id_number", True)

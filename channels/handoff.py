@@ -38,6 +38,7 @@ RESPONSES = (
     "utter_handoff_ended_by_citizen",
     "utter_handoff_agent_says",
     "utter_handoff_not_sent",
+    "utter_handoff_none_open",
 )
 # The citizen takes the conversation back from the agent queue.
 _END = re.compile(
@@ -52,7 +53,7 @@ WAITING = "waiting"
 
 def ends_handoff(text: str) -> bool:
     """Whether the message asks to leave the agent queue (结束人工 …)."""
-    return bool(_END.fullmatch(_TRAILING.sub("", text.strip())))
+    return bool(_END.fullmatch(_TRAILING.sub("", re.sub(r"\s+", "", text))))
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,17 @@ class HandoffRelay:
         except BackendClientError as exc:
             logger.warning("channels.handoff.lookup_failed", extra={"code": exc.code})
             return Relayed(to_rasa=True)
-        if handoff is None:
-            return Relayed(to_rasa=True)
-        pending = await self._pending(handoff) if deliver_pending else ()
-        if handoff.status == CLOSED:
+        if handoff is None or handoff.status == CLOSED:
+            pending = (
+                await self._pending(handoff) if handoff and deliver_pending else ()
+            )
+            if ends_handoff(text):
+                # Found by a tester: the NLU reads 结束人工 as 转人工, so with
+                # nothing open it queued the citizen who asked to leave.
+                texts = (*pending, self.texts["utter_handoff_none_open"])
+                return Relayed(False, texts, None)
             return Relayed(to_rasa=True, texts=pending)
+        pending = await self._pending(handoff) if deliver_pending else ()
         if ends_handoff(text):
             return await self._end(handoff, pending)
         if text.startswith("/"):

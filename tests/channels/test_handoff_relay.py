@@ -89,7 +89,15 @@ def relay(queue) -> HandoffRelay:
 
 
 @pytest.mark.parametrize(
-    "text", ["结束人工", "结束人工服务。", "我要结束人工", "返回智能助手", "不用人工了"]
+    "text",
+    [
+        "结束人工",
+        "结束人工服务。",
+        "我要结束人工",
+        "返回智能助手",
+        "不用人工了",
+        "结束 人工",
+    ],
 )
 def test_ways_to_end_a_handoff(text):
     assert ends_handoff(text)
@@ -105,6 +113,17 @@ async def test_without_a_handoff_rasa_answers(queue, relay):
     relayed = await relay.relay("conv", "社保卡怎么补办")
     assert relayed.to_rasa and relayed.texts == ()
     assert queue.sent == []
+
+
+@pytest.mark.parametrize("status", [None, "closed"])
+async def test_ending_with_nothing_open_queues_nothing(queue, relay, status):
+    """Found by a tester: the NLU reads 结束人工 as 转人工, so it reached Rasa
+    and queued the citizen who asked to leave the queue."""
+    queue.handoff = None if status is None else receipt(status)
+    relayed = await relay.relay("conv", "结束人工")
+    assert not relayed.to_rasa
+    assert relayed.texts == (TEXTS["utter_handoff_none_open"],)
+    assert queue.sent == [] and len(queue.messages) == 0
 
 
 async def test_while_waiting_the_message_goes_to_the_agent_with_a_notice(queue, relay):

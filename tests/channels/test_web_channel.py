@@ -388,7 +388,8 @@ def test_credentials_file_loads_only_the_checked_web_channel_through_rasa(
 
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
 
-    assert [channel.name() for channel in channels] == ["web", "wechat", "metrics"]
+    names = [channel.name() for channel in channels]
+    assert names == ["web", "wechat", "metrics", "assist"]
     web = channels[0]
     assert isinstance(web, WebChatInput)
     assert web.url_prefix() == "web"

@@ -604,7 +604,8 @@ def test_credentials_file_loads_every_channel_with_the_dev_environment(monkeypat
 
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
 
-    assert [channel.name() for channel in channels] == ["web", "wechat", "metrics"]
+    names = [channel.name() for channel in channels]
+    assert names == ["web", "wechat", "metrics", "assist"]
     assert channels[1].options.mode == "compatible"
     assert channels[1].options.customer_service_api is False
 

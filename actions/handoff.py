@@ -28,6 +28,8 @@ from actions.backend_client import (
     make_idempotency_key,
 )
 from actions.errors import UnknownScenario
+from actions.scenario_flow import pause_events
+from actions.scenario_form import current_scenario
 from actions.services import get_services
 from actions.ticket import KIND_LABELS, NOT_GIVEN
 from bot.privacy import redact
@@ -65,7 +67,32 @@ class ActionRequestAgent(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        # The ticket and application forms go on after the handoff.
         return await hand_off(dispatcher, tracker, REQUESTED)
+
+
+class ActionRequestAgentInScenario(Action):
+    """转人工 during a scenario's questions: queue, then pause the run.
+
+    The answers stay for 继续办理, and no question is asked under "your
+    messages now go to an agent". A separate action because Rasa's rules
+    need an action that always ends its form (training_data/rules).
+    """
+
+    def name(self) -> str:
+        return "action_request_agent_in_scenario"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = await hand_off(dispatcher, tracker, REQUESTED)
+        paused, resumable = pause_events(tracker)
+        scenario = current_scenario(tracker)
+        if resumable:
+            dispatcher.utter_message(
+                response="utter_handoff_scenario_kept", scenario_name=scenario.name
+            )
+        return [*events, *paused]
 
 
 async def hand_off(

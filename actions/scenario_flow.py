@@ -179,23 +179,35 @@ class ActionCancelScenario(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         scenario = current_scenario(tracker)
-        events: list[EventType] = [SlotSet(REQUESTED_SLOT, None)]
-        events += [SlotSet(slot, None) for slot in PAUSE_CLEARS]
-        paused = can_resume(scenario, tracker.slots)
+        events, paused = pause_events(tracker)
         if paused:
             dispatcher.utter_message(
                 response="utter_scenario_paused", scenario_name=scenario.name
             )
         else:
-            # Nothing worth keeping (no answer yet, or all done): a plain stop.
-            events += clear_events(scenario, keep_instance=True)
-            events += [SlotSet(SCENARIO_SLOT, None), SlotSet(INSTANCE_SLOT, None)]
             dispatcher.utter_message(response="utter_scenario_cancelled")
         logger.info(
             "actions.scenario.paused" if paused else "actions.scenario.cancelled",
             extra={"scenario": scenario and scenario.id},
         )
-        return [ActiveLoop(None), *events]
+        return events
+
+
+def pause_events(tracker: Tracker) -> tuple[list[EventType], bool]:
+    """Stop the running form, keeping the answers for 继续办理 when any.
+
+    Returns:
+        The events, and whether the run can be resumed (False: nothing was
+        worth keeping, no answer yet or all done, and the run is stopped).
+    """
+    scenario = current_scenario(tracker)
+    events: list[EventType] = [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+    events += [SlotSet(slot, None) for slot in PAUSE_CLEARS]
+    paused = can_resume(scenario, tracker.slots)
+    if not paused:
+        events += clear_events(scenario, keep_instance=True)
+        events += [SlotSet(SCENARIO_SLOT, None), SlotSet(INSTANCE_SLOT, None)]
+    return events, paused
 
 
 class ActionShowChecklist(Action):

@@ -44,7 +44,9 @@ TURN_RESULTS = ("handled", "rejected", "limited", "failed", "relayed")
 # (request_agent), in or out of a form. Hand-offs the actions start on their
 # own (a second miss, an unsure complaint) are counted by the action server
 # (zw_actions_handoffs_total).
-HANDOFF_ACTIONS = frozenset({"action_request_agent"})
+HANDOFF_ACTIONS = frozenset(
+    {"action_request_agent", "action_request_agent_in_scenario"}
+)
 
 TURNS = Counter(
     "zw_rasa_turns",

@@ -10,7 +10,11 @@ from rasa_sdk import Tracker
 from actions import handoff, review
 from actions.answer import ActionAnswerQuestion
 from actions.backend_client import BackendUnavailable
-from actions.handoff import ActionRequestAgent, china_time_text
+from actions.handoff import (
+    ActionRequestAgent,
+    ActionRequestAgentInScenario,
+    china_time_text,
+)
 from actions.kb_client import KbSearchResult
 from tests.actions.conftest import make_tracker, responses, slot_events
 
@@ -20,7 +24,9 @@ def said(dispatcher) -> list[str]:
     return [name for name in responses(dispatcher) if name]
 
 
-def conversation_tracker(events, slots=None, message_id="m-3", channel="web"):
+def conversation_tracker(
+    events, slots=None, message_id="m-3", channel="web", active_loop=None
+):
     latest = {
         "text": events[-1]["text"],
         "intent": {"name": "request_agent", "confidence": 0.95},
@@ -28,8 +34,9 @@ def conversation_tracker(events, slots=None, message_id="m-3", channel="web"):
         "message_id": message_id,
     }
     events = [{**event, "input_channel": channel} for event in events]
+    loop = {"name": active_loop} if active_loop else {}
     return Tracker(
-        "citizen-1", slots or {}, latest, events, False, None, {}, "action_listen"
+        "citizen-1", slots or {}, latest, events, False, None, loop, "action_listen"
     )
 
 
@@ -82,6 +89,42 @@ async def test_a_queue_that_cannot_be_reached_points_to_12345(backend, dispatche
     events = await ActionRequestAgent().run(dispatcher, conversation_tracker(TURNS), {})
     assert said(dispatcher) == ["utter_handoff_unavailable"]
     assert handoff.HANDOFF_NO_SLOT not in slot_events(events)
+
+
+def loop_events(events) -> list:
+    return [event["name"] for event in events if event["event"] == "active_loop"]
+
+
+async def test_a_scenario_pauses_with_its_answers_kept(backend, dispatcher):
+    """Found by testers: the form's question came right under "your messages
+    now go to an agent", and the typed answer went to the agent."""
+    slots = {"scenario": "restaurant", "venue_area": 200, "requested_slot": "x"}
+    tracker = conversation_tracker(TURNS, slots, active_loop="scenario_form")
+    events = await ActionRequestAgentInScenario().run(dispatcher, tracker, {})
+
+    assert said(dispatcher) == ["utter_handoff_queued", "utter_handoff_scenario_kept"]
+    assert loop_events(events) == [None]
+    kept = slot_events(events)
+    # The answers and the run stay; only the pending question is dropped.
+    assert "venue_area" not in kept and "scenario" not in kept
+    assert kept["requested_slot"] is None
+    assert kept[handoff.HANDOFF_NO_SLOT] == "RG20261204000001"
+
+
+async def test_a_scenario_without_answers_just_stops(backend, dispatcher):
+    slots = {"scenario": "restaurant", "requested_slot": "venue_area"}
+    tracker = conversation_tracker(TURNS, slots, active_loop="scenario_form")
+    events = await ActionRequestAgentInScenario().run(dispatcher, tracker, {})
+
+    assert said(dispatcher) == ["utter_handoff_queued"]
+    assert loop_events(events) == [None]
+    assert slot_events(events)["scenario"] is None
+
+
+async def test_other_forms_go_on_after_the_handoff(backend, dispatcher):
+    tracker = conversation_tracker(TURNS, {}, active_loop="ticket_form")
+    events = await ActionRequestAgent().run(dispatcher, tracker, {})
+    assert loop_events(events) == []
 
 
 async def test_the_agent_gets_what_the_forms_collected_but_no_id_or_phone(

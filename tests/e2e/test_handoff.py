@@ -1,6 +1,6 @@
 """转人工 through the whole stack: the assistant queues the conversation, an
 agent claims it and answers over the backend's API, the page polls the
-reply, the citizen ends the handoff and the scenario goes on where it was.
+reply, the citizen ends the handoff and 继续办理 resumes the paused scenario.
 
 Uses the session's running stack (all four processes).
 """
@@ -63,7 +63,9 @@ def test_an_agent_answers_and_the_scenario_goes_on_after_the_handoff(running_sta
     queued = _say(running_stack, sender, "转人工")
     [handoff_no] = [reply["handoff_no"] for reply in queued if "handoff_no" in reply]
     assert HANDOFF_NO.fullmatch(handoff_no)
-    assert "人工" in _texts(queued)
+    # The scenario pauses with its answer kept: no question under the notice.
+    assert "人工" in _texts(queued) and "继续办理" in _texts(queued)
+    assert "卡拉OK" not in _texts(queued)
 
     # While the handoff is open, messages go to the queue, not to Rasa: the
     # scenario's question is not answered by "有的".
@@ -81,5 +83,7 @@ def test_an_agent_answers_and_the_scenario_goes_on_after_the_handoff(running_sta
     assert again["replies"] == []
 
     assert "结束人工服务" in _texts(_say(running_stack, sender, "结束人工"))
-    # The form goes on where it was: this answers the 卡拉OK question.
+    # 继续办理 resumes where it was: the area is kept, 卡拉OK comes next.
+    resumed = _texts(_say(running_stack, sender, "继续办理"))
+    assert "卡拉OK" in resumed and "面积" not in resumed.split("卡拉OK")[-1]
     assert "营业执照" in _texts(_say(running_stack, sender, "没有"))

@@ -191,12 +191,14 @@ _FULL_WIDTH = "０１２３４５６７８９＋－" + "".join(
     chr(code) for code in (*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
 )
 _HALF_WIDTH = {ord(char): ord(char) - 0xFEE0 for char in _FULL_WIDTH}
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Zero-width characters, joiners, direction marks and the BOM: invisible,
+# and they split words and numbers (结\u200b婚); the channels drop them too.
+INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def normalize(text: str) -> str:
     """``text`` as the detectors read it: ASCII width, no invisible characters."""
-    return _INVISIBLE.sub("", text.translate(_HALF_WIDTH))
+    return INVISIBLE.sub("", text.translate(_HALF_WIDTH))
 
 
 def redact(text: str, keep_kinds: frozenset[str] = frozenset()) -> str:

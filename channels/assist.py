@@ -44,13 +44,13 @@ from actions.kb_client import KbSearchResult, KnowledgeBaseClient
 from bot.privacy import hash_user, redact
 from bot.settings import check_secrets, load_settings
 from channels import assist_protocol as protocol
-from channels import errors, web_protocol
+from channels import errors
 from channels.errors import ChannelError, InvalidRequestError, ProcessingError
+from channels.http import json_error, json_response, send_asset
 from channels.web_assets import (
     CONSOLE_NAME,
     CONSOLE_TYPES,
     STATIC_DIR,
-    Asset,
     load_assets,
 )
 from knowledge_base.scenarios import Scenario, load_scenarios
@@ -115,15 +115,15 @@ class AssistInput(InputChannel):
         async def console(request: Request) -> HTTPResponse:
             if not request.path.endswith("/"):
                 return response.redirect(request.path + "/", status=308)
-            return _send_asset(request, assets[CONSOLE_NAME])
+            return send_asset(request, assets[CONSOLE_NAME])
 
         @assist.route("/static/<name>", methods=["GET"])
         async def static(request: Request, name: str) -> HTTPResponse:
             asset = assets.get(name)
             if asset is None or name == CONSOLE_NAME:
                 error = InvalidRequestError(errors.NOT_FOUND, "页面不存在。", 404)
-                return _json_error(error, uuid.uuid4().hex)
-            return _send_asset(request, asset)
+                return json_error(error, uuid.uuid4().hex)
+            return send_asset(request, asset)
 
         @assist.route("/v1/suggest", methods=["POST"])
         async def suggest(request: Request) -> HTTPResponse:
@@ -146,7 +146,7 @@ class AssistInput(InputChannel):
                 token, "suggest", asked.call_id, len(asked.turns), asked.unmasked
             )
         except ChannelError as exc:
-            return _json_error(exc, request_id)
+            return json_error(exc, request_id)
         result = await self._search(protocol.query_text(asked.turns), request_id)
         body = protocol.suggest_body(
             asked, result, self.scenarios, grant.unmasked, request_id
@@ -165,7 +165,7 @@ class AssistInput(InputChannel):
                 "request_id": request_id,
             },
         )
-        return _json(body, request_id=request_id)
+        return json_response(body, request_id=request_id)
 
     async def handle_feedback(self, request: Request) -> HTTPResponse:
         """Store "wrong" or "missing" for the review loop (actions.review)."""
@@ -184,13 +184,13 @@ class AssistInput(InputChannel):
             )
             await self.backend.record_review(record)
         except ChannelError as exc:
-            return _json_error(exc, request_id)
+            return json_error(exc, request_id)
         except BackendClientError as exc:
             logger.warning(
                 "channels.assist.feedback_failed",
                 extra={"code": exc.code, "request_id": request_id},
             )
-            return _json_error(_unavailable(), request_id)
+            return json_error(_unavailable(), request_id)
         logger.info(
             "channels.assist.feedback",
             extra={
@@ -199,7 +199,9 @@ class AssistInput(InputChannel):
                 "request_id": request_id,
             },
         )
-        return _json({"status": "recorded", "request_id": request_id}, status=201)
+        return json_response(
+            {"status": "recorded", "request_id": request_id}, status=201
+        )
 
     async def _audit(
         self, token: str, event: str, call_id: str | None, turns: int, unmasked: bool
@@ -245,27 +247,3 @@ def _unavailable() -> ProcessingError:
     error = ProcessingError()
     error.status = 503
     return error
-
-
-def _send_asset(request: Request, asset: Asset) -> HTTPResponse:
-    if request.headers.get("if-none-match") == asset.etag:
-        return response.empty(status=304, headers=asset.headers())
-    return response.raw(
-        asset.body, headers=asset.headers(), content_type=asset.content_type
-    )
-
-
-def _json(payload: Any, status: int = 200, request_id: str = "") -> HTTPResponse:
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-    if request_id:
-        headers["X-Request-Id"] = request_id
-    return response.text(
-        web_protocol.encode_json(payload),
-        status=status,
-        headers=headers,
-        content_type="application/json; charset=utf-8",
-    )
-
-
-def _json_error(error: ChannelError, request_id: str) -> HTTPResponse:
-    return _json(web_protocol.error_body(error, request_id), error.status, request_id)

@@ -20,7 +20,7 @@ from typing import Any
 from actions.kb_client import KbHit, KbSearchResult
 from actions.scenario_answers import extract_answers
 from actions.scenario_form import match_scenario
-from bot.privacy import personal_values, redact
+from bot.privacy import INVISIBLE, personal_values, redact
 from channels.errors import InvalidRequestError
 from knowledge_base.scenarios import (
     Scenario,
@@ -46,7 +46,6 @@ _CALL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 _TOKEN = re.compile(r"Bearer ([A-Za-z0-9._~+/=-]{1,256})", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _MASK = re.compile(r"\[[^\[\]]{1,8}\]")
 _NOT_CONTENT = re.compile(r"[\s\d\W]+")
 
@@ -139,7 +138,7 @@ def _call_id(body: Mapping[str, Any]) -> str | None:
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise bad("invalid_request", f"{where} 应为文字。")
-    text = _INVISIBLE.sub("", _CONTROL.sub("", value)).strip()
+    text = INVISIBLE.sub("", _CONTROL.sub("", value)).strip()
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -27,13 +27,13 @@ from bot.privacy import hash_user
 from bot.settings import CHANNEL_SECRETS, PROJECT_ROOT, check_secrets, load_settings
 from channels import errors, feedback, limits, metrics, web_protocol
 from channels.errors import (
-    ChannelError,
     InvalidRequestError,
     LimitExceededError,
     ProcessingError,
 )
 from channels.handoff import HandoffRelay
-from channels.web_assets import PAGE_NAME, STATIC_DIR, Asset, load_assets
+from channels.http import json_error, json_response, send_asset
+from channels.web_assets import PAGE_NAME, STATIC_DIR, load_assets
 
 logger = logging.getLogger(__name__)
 
@@ -108,22 +108,22 @@ class WebChatInput(RestInput):
             # Relative links in the page need the trailing slash.
             if not request.path.endswith("/"):
                 return response.redirect(request.path + "/", status=308)
-            return _send_asset(request, assets[PAGE_NAME])
+            return send_asset(request, assets[PAGE_NAME])
 
         @web.route("/static/<name>", methods=["GET"])
         async def static(request: Request, name: str) -> HTTPResponse:
             asset = assets.get(name)
             if asset is None or name == PAGE_NAME:
                 error = InvalidRequestError(errors.NOT_FOUND, "页面不存在。", 404)
-                return _json_error(error, uuid.uuid4().hex)
-            return _send_asset(request, asset)
+                return json_error(error, uuid.uuid4().hex)
+            return send_asset(request, asset)
 
         @web.route("/health", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             agent = getattr(request.app.ctx, "agent", None)
             if agent is None or not agent.is_ready():
-                return _json({"status": "loading"}, status=503)
-            return _json({"status": "ok"})
+                return json_response({"status": "loading"}, status=503)
+            return json_response({"status": "ok"})
 
         @web.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -154,13 +154,13 @@ class WebChatInput(RestInput):
                 extra={"code": exc.code, "request_id": request_id},
             )
             metrics.count_turn(self.name(), "rejected")
-            return _json_error(exc, request_id)
+            return json_error(exc, request_id)
 
         user = hash_user(inbound.sender_id, self.user_hash_key)
         refusal = self._refusal(request, user, request_id)
         if refusal is not None:
             metrics.count_turn(self.name(), "limited")
-            return _json_error(refusal, request_id)
+            return json_error(refusal, request_id)
 
         if self.relay is not None:
             relayed = await self.relay.relay(user, inbound.text)
@@ -170,7 +170,7 @@ class WebChatInput(RestInput):
                     web_protocol.BotReply(inbound.sender_id, text)
                     for text in relayed.texts
                 ]
-                return _json(
+                return json_response(
                     [reply.to_dict() for reply in replies], request_id=request_id
                 )
 
@@ -202,7 +202,7 @@ class WebChatInput(RestInput):
                     "exc_type": type(exc).__name__,
                 },
             )
-            return _json_error(error, request_id)
+            return json_error(error, request_id)
 
         seconds = time.perf_counter() - started
         metrics.count_turn(self.name(), "handled", seconds)
@@ -220,7 +220,9 @@ class WebChatInput(RestInput):
                 "request_id": request_id,
             },
         )
-        return _json([reply.to_dict() for reply in replies], request_id=request_id)
+        return json_response(
+            [reply.to_dict() for reply in replies], request_id=request_id
+        )
 
     def handle_vote(self, request: Request) -> HTTPResponse:
         """A 👍/👎 on an answer; a 👎 becomes a ``thumbs_down`` review record.
@@ -232,18 +234,18 @@ class WebChatInput(RestInput):
         try:
             vote = feedback.parse_vote(request.body, request.content_type)
         except InvalidRequestError as exc:
-            return _json_error(exc, request_id)
+            return json_error(exc, request_id)
 
         user = hash_user(vote.sender_id, self.user_hash_key)
         refusal = self._refusal(request, user, request_id)
         if refusal is not None:
-            return _json_error(refusal, request_id)
+            return json_error(refusal, request_id)
         rated = self.feedback_book.take(vote.feedback_id, user)
         if rated is None:
             error = InvalidRequestError(
                 errors.FEEDBACK_UNKNOWN, "这条回答已无法评价。", 404
             )
-            return _json_error(error, request_id)
+            return json_error(error, request_id)
 
         if vote.vote == "down":
             self._record_thumbs_down(rated)
@@ -251,7 +253,7 @@ class WebChatInput(RestInput):
             "channels.web.feedback.received",
             extra={"vote": vote.vote, "user": user, "request_id": request_id},
         )
-        return _json({"status": "ok"}, request_id=request_id)
+        return json_response({"status": "ok"}, request_id=request_id)
 
     async def handle_agent_poll(self, request: Request) -> HTTPResponse:
         """What the agent said since the page last asked (``GET /agent``).
@@ -263,9 +265,9 @@ class WebChatInput(RestInput):
         try:
             poll = web_protocol.parse_agent_poll(request.args)
         except InvalidRequestError as exc:
-            return _json_error(exc, request_id)
+            return json_error(exc, request_id)
         if self.relay is None:
-            return _json(NO_HANDOFF)
+            return json_response(NO_HANDOFF)
         user = hash_user(poll.sender_id, self.user_hash_key)
         try:
             update = await self.relay.agent_update(user, poll.handoff_no, poll.after)
@@ -275,8 +277,8 @@ class WebChatInput(RestInput):
                 extra={"code": exc.code, "user": user, "request_id": request_id},
             )
             error = ProcessingError()
-            return _json_error(error, request_id)
-        return _json(
+            return json_error(error, request_id)
+        return json_response(
             {
                 "handoff_no": update.handoff_no,
                 "status": update.status,
@@ -326,31 +328,3 @@ class WebChatInput(RestInput):
         )
         text = self.limit_texts[decision.reason]
         return LimitExceededError(code, text, decision.retry_after)
-
-
-def _send_asset(request: Request, asset: Asset) -> HTTPResponse:
-    if request.headers.get("if-none-match") == asset.etag:
-        return response.empty(status=304, headers=asset.headers())
-    return response.raw(
-        asset.body, headers=asset.headers(), content_type=asset.content_type
-    )
-
-
-def _json(payload: Any, status: int = 200, request_id: str = "") -> HTTPResponse:
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-    if request_id:
-        headers["X-Request-Id"] = request_id
-    return response.text(
-        web_protocol.encode_json(payload),
-        status=status,
-        headers=headers,
-        content_type="application/json; charset=utf-8",
-    )
-
-
-def _json_error(error: ChannelError, request_id: str) -> HTTPResponse:
-    body = web_protocol.error_body(error, request_id)
-    reply = _json(body, status=error.status, request_id=request_id)
-    if isinstance(error, LimitExceededError):
-        reply.headers["Retry-After"] = str(error.retry_after)
-    return reply

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.privacy import INVISIBLE
 from channels import errors
 from channels.errors import ChannelError, InvalidRequestError
 from channels.limits import LimitOptions, parse_limits
@@ -201,7 +202,7 @@ def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
     text = body["message"]
     if not isinstance(text, str) or not _encodable(text) or _CONTROL.search(text):
         raise InvalidRequestError(errors.INVALID_MESSAGE, "消息应为文字。")
-    text = _INVISIBLE.sub("", text).strip()
+    text = INVISIBLE.sub("", text).strip()
     if not text:
         raise InvalidRequestError(errors.EMPTY_MESSAGE, "请输入您要咨询的问题。")
     if len(text) > max_chars:
@@ -213,8 +214,6 @@ def _check_text(body: Mapping[str, Any], max_chars: int) -> str:
 
 # Control characters (NUL, escape, …) are no part of a typed message.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Zero-width and direction marks: invisible, and they split words (结\u200b婚).
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
 def _encodable(text: str) -> bool:
